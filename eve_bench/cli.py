@@ -1,0 +1,230 @@
+"""`eve-bench` command line: run, eval, list, leaderboard, synth."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EPILOG_RUN = """examples:
+  eve-bench run --model identity --limit 2                      # synthetic suite, offline
+  eve-bench run --model reference.eve                           # the reference EVE model
+  eve-bench run --model my_pkg.my_editor --model-args steps=20,guidance=7.5
+  eve-bench run --model my_pkg.editors:MyEditor --suite tgve --data /data/loveu-tgve-2023 --tasks style,object
+  eve-bench run --model identity --suite tgve --data ../shared/data/tgve --skip-missing --limit 2
+
+A run folder holds submission/<group>/<video>/<task>/00000.jpg ... (the official TGVE layout),
+previews/<group>/<video>/<task>.mp4, records/ (one JSON per finished sample), samples.jsonl and
+summary.json. Re-running the same command resumes: finished samples are not recomputed.
+"""
+
+
+def _csv_list(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _add_suite_args(p: argparse.ArgumentParser, default_suite: str | None) -> None:
+    g = p.add_argument_group("suite")
+    g.add_argument("--suite", default=default_suite, help=f"suite name (eve-bench list suites); default: {default_suite}")
+    g.add_argument("--data", help="dataset folder (TGVE: the extracted loveu-tgve-2023 zip or repo configs + videos)")
+    g.add_argument("--suite-args", default="", metavar="K=V,...", help="suite options, e.g. parquet=PATH,task_column=edit_type (TGVE+)")
+    g.add_argument("--tasks", help="comma-separated tasks to keep (default: all of the suite's)")
+    g.add_argument("--limit", type=int, help="at most N samples per task")
+    g.add_argument("--skip-missing", action="store_true", help="skip samples whose source video is missing or unreadable (counted as n_missing)")
+    g.add_argument("--max-frames", type=int, help="keep at most N frames (after --frame-stride); default: all")
+    g.add_argument("--frame-stride", type=int, default=1, help="keep every N-th frame; default 1")
+    g.add_argument("--frame-size", type=int, help="resize frames to SIZE x SIZE; default: native size")
+
+
+def _add_metric_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("metrics")
+    g.add_argument("--metrics", help="comma-separated metric names (eve-bench list metrics); default: the suite's")
+    g.add_argument("--clip-model", help="CLIP weights: local folder or hub id already in the local HF cache")
+    g.add_argument("--pickscore-model", help="PickScore weights: local folder or cached hub id")
+    g.add_argument("--pickscore-processor", help="processor for PickScore: local folder or cached hub id")
+    g.add_argument("--viclip-model", help="ViCLIP checkpoint (.pth) or eve-bench ViCLIP folder")
+    g.add_argument("--batch-size", type=int, default=32, help="frames per encoder batch; default 32")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eve-bench",
+        description="Evaluate text-guided video editing models on TGVE, TGVE+ and a synthetic suite with ground truth.",
+    )
+    from eve_bench import __version__
+
+    parser.add_argument("--version", action="version", version=f"eve-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a model on a suite and score it", epilog=EPILOG_RUN,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run an editing model on every sample of a suite, write its outputs and score them.")
+    p.add_argument("--model", required=True, help="registered name (eve-bench list models), package.module (calls its load()), or package.module:Name")
+    p.add_argument("--model-args", default="", metavar="K=V,...", help="keyword arguments for the model factory")
+    _add_suite_args(p, "synth")
+    _add_metric_args(p)
+    p.add_argument("--out", help="run folder; default runs/<model>-<suite>")
+    p.add_argument("--device", default="cpu", help="torch device for the model and metrics, e.g. cuda; default cpu")
+    p.add_argument("--seed", type=int, default=0, help="base seed; each sample gets a seed derived from it and its key")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failing sample (for debugging a model)")
+    p.add_argument("--no-previews", action="store_true", help="do not write mp4 previews")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("eval", help="score a submission folder without running a model",
+                       description="Score outputs in the official TGVE layout (<group>/<video>/<task>/00000.jpg ...) made by any codebase.")
+    p.add_argument("--submission", required=True, help="folder holding <group>/<video>/<task>/*.jpg")
+    _add_suite_args(p, None)
+    _add_metric_args(p)
+    p.add_argument("--out", help="results folder; default <submission>-eval")
+    p.add_argument("--device", default="cpu", help="torch device for metrics")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("list", help="list suites, tasks, models or metrics")
+    p.add_argument("what", choices=["suites", "tasks", "models", "metrics"])
+    p.add_argument("--suite", help="with 'tasks': the suite whose tasks to show")
+    p.add_argument("--data", help="with 'tasks': the suite's data folder, where it needs one")
+
+    p = sub.add_parser("leaderboard", help="tabulate finished runs (markdown, CSV, bar chart)")
+    p.add_argument("runs", nargs="+", help="run folders (each with summary.json), all on the same suite")
+    p.add_argument("--out", required=True, help="folder for leaderboard.md, leaderboard.csv and leaderboard.png")
+    p.add_argument("--title", help="title of the markdown page")
+
+    p = sub.add_parser("synth", help="the synthetic suite: preview it")
+    synth_sub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
+    pp = synth_sub.add_parser("preview", help="write a contact sheet PNG: every task, source frames, instruction, ground truth")
+    pp.add_argument("--out", required=True, help="PNG path")
+    pp.add_argument("--seed", type=int, default=0, help="scene seed")
+    return parser
+
+
+def _selection(args):
+    from eve_bench.models import parse_kv_args
+    from eve_bench.runner import SuiteSelection
+    from eve_bench.sample import FramePolicy
+
+    return SuiteSelection(
+        suite=args.suite,
+        data=args.data,
+        suite_args=parse_kv_args(args.suite_args),
+        tasks=_csv_list(args.tasks),
+        limit=args.limit,
+        skip_missing=args.skip_missing,
+        frame_policy=FramePolicy(max_frames=args.max_frames, stride=args.frame_stride, size=args.frame_size),
+    )
+
+
+def _metric_options(args):
+    from eve_bench.metrics import MetricOptions
+
+    return MetricOptions(
+        device=args.device,
+        clip_model=args.clip_model,
+        pickscore_model=args.pickscore_model,
+        pickscore_processor=args.pickscore_processor,
+        viclip_model=args.viclip_model,
+        batch_size=args.batch_size,
+    )
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    print(f"\n{summary['model']} on {summary['suite']}: {summary['n_samples']} samples, "
+          f"{summary['n_failed']} failed, {summary['n_cached']} cached, {summary['n_missing']} missing")
+    for name, value in summary["metrics"]["overall"].items():
+        direction = summary["metric_info"][name]["direction"]
+        print(f"  {name:28s} {'–' if value is None else f'{value:.4f}'}  ({direction} is better, n={summary['metric_counts'][name]})"
+              if direction != "-" else f"  {name:28s} {'–' if value is None else f'{value:.4f}'}  (n={summary['metric_counts'][name]})")
+    for f in summary["failures"][:10]:
+        print(f"  FAILED {f['key']}: {f['error']}")
+    if len(summary["failures"]) > 10:
+        print(f"  ... {len(summary['failures']) - 10} more failures in {out / 'samples.jsonl'}")
+    print(f"results: {out / 'summary.json'}")
+
+
+def _cmd_run(args) -> int:
+    from eve_bench.models import parse_kv_args
+    from eve_bench.runner import RunConfig, run
+
+    sel = _selection(args)
+    out = Path(args.out or f"runs/{args.model.replace(':', '.').replace('/', '_')}-{sel.suite}")
+    cfg = RunConfig(
+        model=args.model, out=out, selection=sel, model_args=parse_kv_args(args.model_args), seed=args.seed,
+        device=args.device, metrics=_csv_list(args.metrics), metric_options=_metric_options(args),
+        fail_fast=args.fail_fast, previews=not args.no_previews, progress=not args.quiet,
+    )
+    summary = run(cfg)
+    _print_summary(summary, out)
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from eve_bench.runner import evaluate_submission
+
+    if not args.suite:
+        raise SystemExit("eve-bench eval: --suite is required (e.g. tgve, tgve-plus, synth)")
+    submission = Path(args.submission)
+    out = Path(args.out or f"{submission.as_posix().rstrip('/')}-eval")
+    summary = evaluate_submission(submission, out, _selection(args), _csv_list(args.metrics), _metric_options(args), progress=not args.quiet)
+    _print_summary(summary, out)
+    return 0
+
+
+def _cmd_list(args) -> int:
+    from eve_bench.metrics import METRICS
+    from eve_bench.models import MODELS
+    from eve_bench.suites import SUITES, load_suite
+
+    if args.what == "suites":
+        for name in SUITES.names():
+            print(name)
+    elif args.what == "models":
+        for name in MODELS.names():
+            print(name)
+        print("(any package.module with load(**kwargs), or package.module:Name, works too)")
+    elif args.what == "tasks":
+        if not args.suite:
+            raise SystemExit("eve-bench list tasks: pass --suite NAME")
+        print("\n".join(load_suite(args.suite, args.data).tasks))
+    else:
+        for name in METRICS.names():
+            cls = METRICS.get(name)
+            print(f"{name}  [{cls.direction()} is better; needs: {', '.join(sorted(cls.requires)) or 'edited video'}; weights: {cls.weights}]")
+            print(f"    {cls.definition}")
+    return 0
+
+
+def _cmd_leaderboard(args) -> int:
+    from eve_bench.leaderboard import write_leaderboard
+
+    for path in write_leaderboard(args.runs, args.out, args.title):
+        print(path)
+    return 0
+
+
+def _cmd_synth(args) -> int:
+    from eve_bench.synth.preview import write_contact_sheet
+
+    write_contact_sheet(args.out, seed=args.seed)
+    print(args.out)
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard, "synth": _cmd_synth}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from eve_bench.metrics import MissingWeightsError
+    from eve_bench.models import ModelNotReadyError
+    from eve_bench.registry import UnknownNameError
+    from eve_bench.runner import RunError
+    from eve_bench.suites import SuiteError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (SuiteError, RunError, UnknownNameError, MissingWeightsError, ModelNotReadyError, FileNotFoundError, ValueError) as e:
+        print(f"eve-bench: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

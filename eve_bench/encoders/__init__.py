@@ -1,0 +1,1 @@
+"""Encoders behind the learned metrics (CLIP, PickScore, ViCLIP) and their embedding cache."""

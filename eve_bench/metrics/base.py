@@ -1,0 +1,83 @@
+"""The metric contract.
+
+A metric declares what it needs from a sample (`requires`), whether higher is better, what it
+computes (`definition`) and which weights it loads (`weights`). The harness hands it batches of
+`MetricInput` and gets one float per item back; aggregation (means per task, counts) belongs to
+the harness so that every metric is aggregated the same way.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from eve_bench.sample import Sample
+from eve_bench.video import Video
+
+# What a metric may require, beside the edited video which every metric gets.
+REQUIREMENTS = frozenset(
+    {"source", "instruction", "source_caption", "target_caption", "ground_truth", "mask"}
+)
+
+
+class MissingWeightsError(RuntimeError):
+    """Weights a metric or model needs are not available locally."""
+
+
+@dataclass
+class MetricInput:
+    sample: Sample
+    edited: Video
+    source: Video
+    ground_truth: Video | None = None
+    mask: np.ndarray | None = None  # bool (T, H, W), aligned with ground_truth
+
+    def has(self, requirement: str) -> bool:
+        if requirement in ("source",):
+            return self.source is not None
+        if requirement in ("instruction", "source_caption", "target_caption"):
+            return bool(getattr(self.sample, requirement))
+        return getattr(self, requirement) is not None
+
+
+@dataclass
+class MetricOptions:
+    """Settings shared by all metrics of a run (weights locations, device, cache)."""
+
+    device: str = "cpu"
+    clip_model: str | None = None
+    pickscore_model: str | None = None
+    pickscore_processor: str | None = None
+    viclip_model: str | None = None
+    batch_size: int = 32
+    extra: dict = field(default_factory=dict)
+
+
+class Metric(ABC):
+    name: ClassVar[str]
+    higher_is_better: ClassVar[bool | None]  # None: a diagnostic with no better direction
+    requires: ClassVar[frozenset[str]] = frozenset()
+    definition: ClassVar[str]
+    weights: ClassVar[str] = "none"
+
+    def __init__(self, options: MetricOptions | None = None) -> None:
+        self.options = options or MetricOptions()
+
+    @property
+    def cache_id(self) -> str:
+        """Identifies this metric's configuration; cached values are reused only under the same id."""
+        return self.name
+
+    def prepare(self) -> None:
+        """Load weights before any sample is scored; raise MissingWeightsError at once if absent."""
+
+    @abstractmethod
+    def compute(self, items: Sequence[MetricInput]) -> list[float]:
+        """One value per item, in order."""
+
+    @classmethod
+    def direction(cls) -> str:
+        return {True: "higher", False: "lower", None: "-"}[cls.higher_is_better]

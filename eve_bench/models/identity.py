@@ -1,0 +1,11 @@
+"""The identity model: returns its input. The lower bound every leaderboard shows."""
+
+from eve_bench.models.base import EditRequest
+from eve_bench.video import Video
+
+
+class IdentityEditor:
+    version = "1"
+
+    def edit(self, request: EditRequest) -> Video:
+        return request.video

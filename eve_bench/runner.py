@@ -1,0 +1,358 @@
+"""The evaluation loop: suite -> samples -> model.edit -> outputs -> metrics -> results.
+
+`run` produces outputs with a model; `evaluate_submission` reads them from a folder in the TGVE
+submission layout. Both score what is on disk (the JPEG frames), so a run and an `eval` of its
+submission give the same numbers, and a resumed run scores exactly what an uninterrupted one does.
+
+Resuming: each finished sample leaves a record (written last, atomically) holding a cache key of
+(model, model args, model version, sample content, seed, frame policy). A re-run skips samples
+whose record matches and whose frames are on disk, without loading the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from eve_bench.metrics import Metric, MetricInput, MetricOptions, build_metrics
+from eve_bench.models import EditRequest, load_model
+from eve_bench.results import SCHEMA_VERSION, SampleRecord, aggregate, environment, write_results
+from eve_bench.sample import FramePolicy, Sample
+from eve_bench.suites import Suite, SuiteError, load_suite
+from eve_bench.suites.base import missing_sources_message
+from eve_bench.video import Video, frames_problem, read_video, write_frames_dir, write_mp4
+
+CACHE_FORMAT = 1
+
+
+@dataclass
+class SuiteSelection:
+    suite: str = "synth"
+    data: str | None = None
+    suite_args: dict = field(default_factory=dict)
+    tasks: list[str] | None = None
+    limit: int | None = None
+    skip_missing: bool = False
+    frame_policy: FramePolicy = field(default_factory=FramePolicy)
+
+
+@dataclass
+class RunConfig:
+    model: str
+    out: Path
+    selection: SuiteSelection = field(default_factory=SuiteSelection)
+    model_args: dict = field(default_factory=dict)
+    seed: int = 0
+    device: str = "cpu"
+    metrics: list[str] | None = None  # None: the suite's defaults
+    metric_options: MetricOptions = field(default_factory=MetricOptions)
+    fail_fast: bool = False
+    previews: bool = True
+    progress: bool = True
+
+
+class RunError(RuntimeError):
+    """The run cannot start (bad suite, missing data or weights); nothing was evaluated."""
+
+
+def prepare_suite(sel: SuiteSelection) -> tuple[Suite, int]:
+    """The selected samples and how many were dropped for missing or unreadable sources."""
+    suite = load_suite(sel.suite, sel.data, **sel.suite_args).select_tasks(sel.tasks)
+    problems = suite.find_unreadable()
+    n_missing = 0
+    if problems:
+        n_missing = sum(1 for s in suite.samples if s.source_path in problems)
+        if not sel.skip_missing:
+            raise SuiteError(missing_sources_message(problems, n_missing))
+        suite = suite.without_sources(problems)
+    return suite.limit(sel.limit), n_missing
+
+
+def sample_seed(seed: int, sample: Sample) -> int:
+    return int(hashlib.sha256(f"{seed}/{sample.key}".encode()).hexdigest()[:8], 16)
+
+
+def model_version(spec: str) -> str:
+    """Version of the installed distribution that provides the model's top-level package."""
+    import importlib.metadata as md
+
+    import eve_bench
+
+    top = spec.split(":")[0].split(".")[0]
+    dists = md.packages_distributions().get(top)
+    if dists:
+        try:
+            return f"{dists[0]}=={md.version(dists[0])}"
+        except md.PackageNotFoundError:
+            pass
+    return f"eve-bench=={eve_bench.__version__}"
+
+
+def cache_key(cfg: RunConfig, suite: Suite, sample: Sample, seed: int) -> str:
+    blob = json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "model": cfg.model,
+            "model_args": cfg.model_args,
+            "model_version": model_version(cfg.model),
+            "suite": [suite.name, suite.version],
+            "sample": [sample.key, sample.fingerprint],
+            "seed": seed,
+            "frames": cfg.selection.frame_policy.to_dict(),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+class Scorer:
+    """Loads a sample's reference videos under the frame policy and applies every metric."""
+
+    def __init__(self, metrics: list[Metric], policy: FramePolicy) -> None:
+        self.metrics = metrics
+        self.policy = policy
+        self._source: tuple[str, Video] | None = None
+
+    def source(self, sample: Sample) -> Video:
+        # Suites list a video's tasks together: keep the last decoded source.
+        ident = f"{sample.group}/{sample.video_id}/{sample.source_path}"
+        if self._source is None or self._source[0] != ident:
+            self._source = (ident, self.policy.apply(sample.load_source()))
+        return self._source[1]
+
+    def pending(self, record: SampleRecord) -> list[Metric]:
+        """Metrics with no value in the record under their current configuration."""
+        return [m for m in self.metrics if record.metric_ids.get(m.name) != m.cache_id]
+
+    def score(self, sample: Sample, edited: Video, record: SampleRecord) -> None:
+        todo = self.pending(record)
+        if not todo:
+            return
+        t0 = time.perf_counter()
+        item = MetricInput(sample=sample, edited=edited, source=self.source(sample))
+        if sample.load_ground_truth is not None:
+            item.ground_truth = self.policy.apply(sample.load_ground_truth())
+        if sample.load_mask is not None:
+            item.mask = self.policy.apply_mask(sample.load_mask())
+        for metric in todo:
+            absent = [r for r in metric.requires if not item.has(r)]
+            if absent:
+                value = None  # undefined here (e.g. ground truth on TGVE); not an error
+            else:
+                try:
+                    value = float(metric.compute([item])[0])
+                except Exception as e:  # one metric failing must not lose the others
+                    record.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
+                    continue
+            record.metrics[metric.name] = value
+            record.metric_ids[metric.name] = metric.cache_id
+            record.metric_errors.pop(metric.name, None)
+        record.timings["score_s"] = round(time.perf_counter() - t0, 4)
+
+
+def output_problem(output, source: Video) -> str | None:
+    if not isinstance(output, Video):
+        frames = getattr(output, "frames", output)
+        problem = frames_problem(frames)
+        if problem:
+            return f"model returned an invalid video: {problem}"
+        output = Video(frames, fps=source.fps)
+    if output.frames.shape != source.frames.shape:
+        return (
+            f"model returned shape {tuple(output.frames.shape)}, expected {tuple(source.frames.shape)} "
+            "(same frame count and size as the source)"
+        )
+    return None
+
+
+def run(cfg: RunConfig) -> dict:
+    """Evaluate a model on a suite; returns the summary (also written to cfg.out/summary.json)."""
+    started = time.time()
+    out = Path(cfg.out)
+    suite, n_missing = prepare_suite(cfg.selection)
+    metrics = _prepared_metrics(cfg.metrics or list(suite.default_metrics), cfg.metric_options)
+    scorer = Scorer(metrics, cfg.selection.frame_policy)
+    model = None
+    n_calls = 0
+    records = []
+    bar = _progress(len(suite.samples), f"{cfg.model} on {suite.name}", cfg.progress)
+    for sample in suite.samples:
+        seed = sample_seed(cfg.seed, sample)
+        key = cache_key(cfg, suite, sample, seed)
+        record_path = out / "records" / f"{sample.key}.json"
+        frames_dir = out / "submission" / sample.key
+        record = SampleRecord.load(record_path)
+        if record and record.status == "ok" and record.cache_key == key and frames_dir.is_dir():
+            record.cached = True
+        else:
+            record = _new_record(sample, key, seed)
+            if model is None:
+                model = load_model(cfg.model, cfg.model_args, device=cfg.device)
+            n_calls += 1
+            _generate(model, sample, seed, scorer, frames_dir, out, record, cfg)
+        if record.status == "ok" and scorer.pending(record):
+            try:
+                scorer.score(sample, read_video(frames_dir, fps=scorer.source(sample).fps), record)
+            except Exception as e:
+                if cfg.fail_fast:
+                    raise
+                record.status, record.error = "failed", f"scoring: {type(e).__name__}: {e}"
+        record.save(record_path)
+        records.append(record)
+        bar.update(1)
+        bar.set_postfix(failed=sum(r.status == "failed" for r in records), cached=sum(r.cached for r in records))
+    bar.close()
+    summary = _summary(cfg, suite, records, metrics, n_missing, started)
+    summary["n_model_calls"] = n_calls
+    write_results(out, records, summary)
+    return summary
+
+
+def _generate(model, sample: Sample, seed: int, scorer: Scorer, frames_dir: Path, out: Path, record: SampleRecord, cfg: RunConfig) -> None:
+    try:
+        t0 = time.perf_counter()
+        source = scorer.source(sample)
+        request = EditRequest(
+            video=source,
+            instruction=sample.instruction,
+            source_caption=sample.source_caption,
+            target_caption=sample.target_caption,
+            task=sample.task,
+            seed=seed,
+            video_id=sample.video_id,
+            group=sample.group,
+        )
+        _seed_everything(seed)
+        t1 = time.perf_counter()
+        output = model.edit(request)
+        t2 = time.perf_counter()
+        problem = output_problem(output, source)
+        if problem:
+            raise ValueError(problem)
+        if not isinstance(output, Video):
+            output = Video(output.frames if hasattr(output, "frames") else output, fps=source.fps)
+        write_frames_dir(output, frames_dir)
+        record.output = str(frames_dir.relative_to(out))
+        if cfg.previews:
+            preview = out / "previews" / f"{sample.key}.mp4"
+            write_mp4(output, preview)
+            record.preview = str(preview.relative_to(out))
+        record.timings.update(load_s=round(t1 - t0, 4), edit_s=round(t2 - t1, 4), write_s=round(time.perf_counter() - t2, 4))
+    except Exception as e:
+        if cfg.fail_fast:
+            raise
+        record.status = "failed"
+        record.error = f"{type(e).__name__}: {e}"
+        record.traceback = traceback.format_exc(limit=-3)[-2000:]
+
+
+def evaluate_submission(
+    submission: Path,
+    out: Path,
+    selection: SuiteSelection,
+    metrics: list[str] | None = None,
+    metric_options: MetricOptions | None = None,
+    progress: bool = True,
+) -> dict:
+    """Score a folder in the official layout (<group>/<video>/<task>/00000.jpg ...) with no model."""
+    started = time.time()
+    submission, out = Path(submission), Path(out)
+    if not submission.is_dir():
+        raise RunError(f"--submission {submission}: no such folder")
+    suite, n_missing = prepare_suite(selection)
+    built = _prepared_metrics(metrics or list(suite.default_metrics), metric_options or MetricOptions())
+    scorer = Scorer(built, selection.frame_policy)
+    records = []
+    bar = _progress(len(suite.samples), f"eval {submission.name} on {suite.name}", progress)
+    for sample in suite.samples:
+        record = _new_record(sample, "", None)
+        frames_dir = submission / sample.key
+        record.output = str(frames_dir)
+        try:
+            edited = read_video(frames_dir, fps=scorer.source(sample).fps)
+            problem = output_problem(edited, scorer.source(sample))
+            if problem:
+                raise ValueError(problem.replace("model returned", "submission has"))
+            scorer.score(sample, edited, record)
+        except Exception as e:
+            record.status, record.error = "failed", f"{type(e).__name__}: {e}"
+        record.save(out / "records" / f"{sample.key}.json")
+        records.append(record)
+        bar.update(1)
+    bar.close()
+    cfg = RunConfig(model=f"submission:{submission}", out=out, selection=selection, metric_options=metric_options or MetricOptions())
+    summary = _summary(cfg, suite, records, built, n_missing, started)
+    summary["n_model_calls"] = 0
+    write_results(out, records, summary)
+    return summary
+
+
+def _new_record(sample: Sample, key: str, seed: int | None) -> SampleRecord:
+    return SampleRecord(
+        key=sample.key, video_id=sample.video_id, group=sample.group, task=sample.task,
+        edit_id=sample.edit_id, status="ok", cache_key=key, seed=seed,
+    )
+
+
+def _prepared_metrics(names: list[str], options: MetricOptions) -> list[Metric]:
+    metrics = build_metrics(names, options)
+    for metric in metrics:
+        metric.prepare()  # missing weights fail here, before any model runs
+    return metrics
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+
+def _summary(cfg: RunConfig, suite: Suite, records: list[SampleRecord], metrics: list[Metric], n_missing: int, started: float) -> dict:
+    names = [m.name for m in metrics]
+    agg = aggregate(records, names, suite.tasks)
+    failures = [{"key": r.key, "error": r.error} for r in records if r.status == "failed"]
+    metric_failures = [{"key": r.key, "errors": r.metric_errors} for r in records if r.metric_errors]
+    sel = cfg.selection
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": cfg.model,
+        "model_args": cfg.model_args,
+        "suite": suite.name,
+        "suite_version": suite.version,
+        "suite_info": suite.info,
+        "data": sel.data,
+        "tasks": list(suite.tasks),
+        "limit": sel.limit,
+        "seed": cfg.seed,
+        "frame_policy": sel.frame_policy.to_dict(),
+        "metrics": {"overall": agg["overall"], "per_task": agg["per_task"]},
+        "metric_counts": agg["counts"],
+        "metric_info": {m.name: {"direction": m.direction(), "id": m.cache_id} for m in metrics},
+        "n_samples": len(records),
+        "n_ok": sum(r.status == "ok" for r in records),
+        "n_failed": len(failures),
+        "n_cached": sum(r.cached for r in records),
+        "n_missing": n_missing,
+        "failures": failures,
+        "metric_failures": metric_failures,
+        **environment(cfg.device),
+        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(time.time() - started, 3),
+    }

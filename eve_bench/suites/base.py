@@ -1,0 +1,78 @@
+"""What a suite is, and the selection every suite shares (tasks, limit, missing videos)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from eve_bench.sample import Sample
+from eve_bench.video import VideoReadError, probe_video
+
+
+class SuiteError(ValueError):
+    """A suite cannot be built from the data given (missing files, unknown fields or tasks)."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: str
+    tasks: tuple[str, ...]
+    samples: tuple[Sample, ...]
+    default_metrics: tuple[str, ...] = ("source_mae",)
+    description: str = ""
+    info: dict = field(default_factory=dict)  # provenance recorded in the summary (data paths, seeds)
+
+    def select_tasks(self, tasks: list[str] | None) -> "Suite":
+        if not tasks:
+            return self
+        unknown = [t for t in tasks if t not in self.tasks]
+        if unknown:
+            raise SuiteError(
+                f"unknown task(s) {', '.join(unknown)} for suite {self.name!r}; its tasks are {', '.join(self.tasks)}"
+            )
+        return replace(
+            self, tasks=tuple(tasks), samples=tuple(s for s in self.samples if s.task in tasks)
+        )
+
+    def limit(self, n: int | None) -> "Suite":
+        """Keep at most n samples per task, in suite order (as lm-evaluation-harness's --limit)."""
+        if n is None:
+            return self
+        if n < 1:
+            raise SuiteError(f"--limit must be >= 1, got {n}")
+        kept, seen = [], {}
+        for s in self.samples:
+            if seen.get(s.task, 0) < n:
+                kept.append(s)
+                seen[s.task] = seen.get(s.task, 0) + 1
+        return replace(self, samples=tuple(kept))
+
+    def find_unreadable(self) -> dict[str, str]:
+        """source path -> reason, for every distinct source file that is missing or cannot be opened."""
+        problems: dict[str, str] = {}
+        checked: set[str] = set()
+        for s in self.samples:
+            if s.source_path is None or s.source_path in checked:
+                continue
+            checked.add(s.source_path)
+            try:
+                probe_video(s.source_path)
+            except VideoReadError as e:
+                problems[s.source_path] = str(e)
+        return problems
+
+    def without_sources(self, paths) -> "Suite":
+        paths = set(paths)
+        return replace(self, samples=tuple(s for s in self.samples if s.source_path not in paths))
+
+
+def missing_sources_message(problems: dict[str, str], n_samples: int) -> str:
+    shown = sorted(problems)[:20]
+    lines = [f"  {problems[p]}" for p in shown]
+    if len(problems) > len(shown):
+        lines.append(f"  ... and {len(problems) - len(shown)} more")
+    return (
+        f"{len(problems)} source video(s) missing or unreadable ({n_samples} sample(s) affected):\n"
+        + "\n".join(lines)
+        + "\nPass --skip-missing to evaluate the remaining samples (the summary counts the skipped ones as n_missing)."
+    )

@@ -1,0 +1,201 @@
+"""Video value type and the few ways eve-bench reads and writes videos.
+
+Frames are always uint8 numpy arrays shaped (T, H, W, 3): the smallest common ground between
+decoders, models and metrics. Every writer goes through a temporary name and an atomic rename so
+that a killed process never leaves a file or frame folder that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+class VideoReadError(RuntimeError):
+    """A video file or frame folder is missing, empty or cannot be decoded."""
+
+
+@dataclass(frozen=True, eq=False)
+class Video:
+    frames: np.ndarray  # uint8, (T, H, W, 3)
+    fps: float = 10.0
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problem = frames_problem(self.frames)
+        if problem:
+            raise ValueError(f"invalid video frames: {problem}")
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+
+def frames_problem(frames) -> str | None:
+    """Why `frames` is not a valid (T, H, W, 3) uint8 array, or None when it is."""
+    if not isinstance(frames, np.ndarray):
+        return f"expected a numpy array, got {type(frames).__name__}"
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        return f"expected shape (T, H, W, 3), got {tuple(frames.shape)}"
+    if frames.shape[0] == 0 or frames.shape[1] == 0 or frames.shape[2] == 0:
+        return f"empty video, shape {tuple(frames.shape)}"
+    if frames.dtype != np.uint8:
+        if np.issubdtype(frames.dtype, np.floating) and np.isnan(frames).any():
+            return f"dtype {frames.dtype} with NaN values; expected uint8"
+        return f"expected dtype uint8, got {frames.dtype}"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+
+
+def probe_video(path: str | os.PathLike) -> tuple[int, int, int, float]:
+    """(num_frames, height, width, fps) of a video file or frame folder, without decoding it all."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoReadError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = _frame_files(path)
+        with Image.open(files[0]) as im:
+            w, h = im.size
+        return len(files), h, w, float("nan")
+    reader = _decord_reader(path)
+    h, w = reader[0].shape[:2]
+    return len(reader), int(h), int(w), float(reader.get_avg_fps())
+
+
+def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
+    """Decode a whole video file (decord) or a folder of frame images (sorted by name, PIL)."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoReadError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = _frame_files(path)
+        frames = []
+        for f in files:
+            try:
+                with Image.open(f) as im:
+                    frames.append(np.asarray(im.convert("RGB")))
+            except OSError as e:
+                raise VideoReadError(f"{f}: cannot read frame ({e})") from e
+        if len({fr.shape for fr in frames}) != 1:
+            raise VideoReadError(f"{path}: frames differ in size")
+        return Video(np.stack(frames), fps=fps or 10.0, meta={"path": str(path)})
+    reader = _decord_reader(path)
+    try:
+        frames = reader.get_batch(list(range(len(reader)))).asnumpy()
+    except Exception as e:  # decord raises its own DECORDError for broken streams
+        raise VideoReadError(f"{path}: cannot decode frames ({e})") from e
+    return Video(frames, fps=fps or float(reader.get_avg_fps()), meta={"path": str(path)})
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    if not files:
+        raise VideoReadError(f"{folder}: no .jpg/.png frames in folder")
+    return files
+
+
+def _decord_reader(path: Path):
+    import decord
+
+    try:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    except Exception as e:
+        raise VideoReadError(f"{path}: cannot open video ({e})") from e
+    if len(reader) == 0:
+        raise VideoReadError(f"{path}: video has no frames")
+    return reader
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing (always atomic)
+
+
+def write_frames_dir(video: Video, folder: str | os.PathLike, quality: int = 95) -> None:
+    """Write frames as 00000.jpg, 00001.jpg, ... (the TGVE submission layout), atomically.
+
+    The frames go to a hidden sibling folder first, which is renamed into place at the end; an
+    older folder of the same name is replaced only once the new one is complete.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        for i, frame in enumerate(video.frames):
+            Image.fromarray(frame).save(tmp / f"{i:05d}.jpg", quality=quality, subsampling=0)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_mp4(video: Video, path: str | os.PathLike, crf: int = 18) -> None:
+    """Encode an H.264 mp4 preview with PyAV, atomically. Odd sizes are padded to even."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = video.frames
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        with av.open(tmp, mode="w") as container:
+            stream = container.add_stream("libx264", rate=max(1, round(video.fps)))
+            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf)}
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file through a temporary name and rename, so readers never see half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize every frame to (height, width) with PIL bicubic."""
+    h, w = size
+    if frames.shape[1:3] == (h, w):
+        return frames
+    return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BICUBIC)) for f in frames])

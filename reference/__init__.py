@@ -1,0 +1,1 @@
+"""Reference implementation of EVE (Emu Video Edit) and its baselines, on diffusers."""

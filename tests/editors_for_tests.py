@@ -1,0 +1,52 @@
+"""Editing models used by the harness tests (importable by a subprocess via PYTHONPATH=tests)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from eve_bench.models import EditRequest
+from eve_bench.video import Video
+
+
+class NoisyEditor:
+    """Adds seeded noise: deterministic per request, different per sample."""
+
+    calls = 0
+
+    def __init__(self, sleep: float = 0.0, strength: int = 40) -> None:
+        self.sleep = sleep
+        self.strength = strength
+
+    def edit(self, request: EditRequest) -> Video:
+        type(self).calls += 1
+        time.sleep(self.sleep)
+        rng = np.random.default_rng(request.seed)
+        noise = rng.integers(-self.strength, self.strength + 1, size=request.video.frames.shape)
+        frames = np.clip(request.video.frames.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        return Video(frames, fps=request.video.fps)
+
+
+def load(**kwargs) -> NoisyEditor:
+    return NoisyEditor(**kwargs)
+
+
+class FlakyEditor:
+    """Raises on every third call; other calls return broken outputs of several kinds."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def edit(self, request: EditRequest):
+        self.calls += 1
+        frames = request.video.frames
+        if self.calls % 3 == 0:
+            raise RuntimeError(f"boom on call {self.calls}")
+        if self.calls == 1:
+            return Video(frames[:, :-2], fps=request.video.fps)  # wrong size
+        if self.calls == 2:
+            return frames[:-1]  # wrong frame count, bare array
+        if self.calls == 4:
+            return frames.astype(np.float32) * np.nan  # NaN, wrong dtype
+        return request.video
