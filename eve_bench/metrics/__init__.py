@@ -11,6 +11,15 @@ from eve_bench.registry import Registry
 
 METRICS: Registry[type[Metric]] = Registry("metric", entry_point_group="eve_bench.metrics")
 METRICS.register("source_mae", "eve_bench.metrics.pixel:SourceMAE")
+METRICS.register("warp_error", "eve_bench.metrics.temporal:WarpError")
+METRICS.register("warp_error_self", "eve_bench.metrics.temporal:WarpErrorSelf")
+METRICS.register("edge_ssim", "eve_bench.metrics.structure:EdgeSSIM")
+METRICS.register("gt_psnr_in", "eve_bench.metrics.ground_truth:GtPsnrIn")
+METRICS.register("gt_psnr_out", "eve_bench.metrics.ground_truth:GtPsnrOut")
+METRICS.register("gt_ssim_in", "eve_bench.metrics.ground_truth:GtSsimIn")
+METRICS.register("gt_ssim_out", "eve_bench.metrics.ground_truth:GtSsimOut")
+METRICS.register("viclip_out", "eve_bench.metrics.viclip:ViCLIPOut")
+METRICS.register("viclip_dir", "eve_bench.metrics.viclip:ViCLIPDir")
 
 
 def build_metrics(names, options: MetricOptions | None = None) -> list[Metric]:
