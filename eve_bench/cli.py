@@ -133,6 +133,8 @@ def _print_summary(summary: dict, out: Path) -> None:
         direction = summary["metric_info"][name]["direction"]
         print(f"  {name:28s} {'–' if value is None else f'{value:.4f}'}  ({direction} is better, n={summary['metric_counts'][name]})"
               if direction != "-" else f"  {name:28s} {'–' if value is None else f'{value:.4f}'}  (n={summary['metric_counts'][name]})")
+    for name, reason in summary.get("skipped_metrics", {}).items():
+        print(f"  {name:28s} SKIPPED: {reason.splitlines()[0]}")
     for f in summary["failures"][:10]:
         print(f"  FAILED {f['key']}: {f['error']}")
     if len(summary["failures"]) > 10:

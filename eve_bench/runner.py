@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eve_bench.metrics import Metric, MetricInput, MetricOptions, build_metrics
+from eve_bench.metrics import Metric, MetricInput, MetricOptions, MissingWeightsError, build_metrics
 from eve_bench.models import EditRequest, load_model
 from eve_bench.results import SCHEMA_VERSION, SampleRecord, aggregate, environment, write_results
 from eve_bench.sample import FramePolicy, Sample
@@ -180,7 +180,7 @@ def run(cfg: RunConfig) -> dict:
     started = time.time()
     out = Path(cfg.out)
     suite, n_missing = prepare_suite(cfg.selection)
-    metrics = _prepared_metrics(cfg.metrics or list(suite.default_metrics), cfg.metric_options)
+    metrics, skipped = _prepared_metrics(cfg.metrics, suite, cfg.metric_options)
     scorer = Scorer(metrics, cfg.selection.frame_policy)
     model = None
     n_calls = 0
@@ -213,7 +213,7 @@ def run(cfg: RunConfig) -> dict:
         bar.set_postfix(failed=sum(r.status == "failed" for r in records), cached=sum(r.cached for r in records))
     bar.close()
     summary = _summary(cfg, suite, records, metrics, n_missing, started)
-    summary["n_model_calls"] = n_calls
+    summary.update(n_model_calls=n_calls, skipped_metrics=skipped)
     write_results(out, records, summary)
     return summary
 
@@ -270,7 +270,7 @@ def evaluate_submission(
     if not submission.is_dir():
         raise RunError(f"--submission {submission}: no such folder")
     suite, n_missing = prepare_suite(selection)
-    built = _prepared_metrics(metrics or list(suite.default_metrics), metric_options or MetricOptions())
+    built, skipped = _prepared_metrics(metrics, suite, metric_options or MetricOptions())
     scorer = Scorer(built, selection.frame_policy)
     records = []
     bar = _progress(len(suite.samples), f"eval {submission.name} on {suite.name}", progress)
@@ -292,7 +292,7 @@ def evaluate_submission(
     bar.close()
     cfg = RunConfig(model=f"submission:{submission}", out=out, selection=selection, metric_options=metric_options or MetricOptions())
     summary = _summary(cfg, suite, records, built, n_missing, started)
-    summary["n_model_calls"] = 0
+    summary.update(n_model_calls=0, skipped_metrics=skipped)
     write_results(out, records, summary)
     return summary
 
@@ -304,11 +304,26 @@ def _new_record(sample: Sample, key: str, seed: int | None) -> SampleRecord:
     )
 
 
-def _prepared_metrics(names: list[str], options: MetricOptions) -> list[Metric]:
-    metrics = build_metrics(names, options)
-    for metric in metrics:
-        metric.prepare()  # missing weights fail here, before any model runs
-    return metrics
+def _prepared_metrics(requested: list[str] | None, suite: Suite, options: MetricOptions) -> tuple[list[Metric], dict]:
+    """Build and prepare metrics before any model runs.
+
+    Metrics named explicitly must all load: missing weights raise at once. A suite's defaults may
+    include metrics whose weights a machine lacks (real CLIP on TGVE); those are skipped with a
+    warning and listed under `skipped_metrics` in the summary, so the run stays useful and says
+    plainly what it did not compute.
+    """
+    metrics, skipped = [], {}
+    for metric in build_metrics(requested or list(suite.default_metrics), options):
+        try:
+            metric.prepare()
+        except MissingWeightsError as e:
+            if requested:
+                raise
+            skipped[metric.name] = str(e)
+            print(f"eve-bench: warning: skipping default metric {metric.name}: {e}", file=sys.stderr)
+            continue
+        metrics.append(metric)
+    return metrics, skipped
 
 
 def _seed_everything(seed: int) -> None:
