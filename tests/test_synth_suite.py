@@ -28,7 +28,9 @@ def test_default_suite_is_40_videos_times_7_tasks_without_rendering():
     assert len({s.video_id for s in suite.samples}) == 40
     assert len({s.key for s in suite.samples}) == 280
     assert len({s.fingerprint for s in suite.samples}) == 280
-    assert suite.default_metrics == ("source_mae",)
+    from eve_bench.metrics import METRICS
+
+    assert "gt_psnr_in" in suite.default_metrics and all(m in METRICS for m in suite.default_metrics)
     assert suite.info["seed"] == 0 and suite.info["n_videos"] == 40
 
 
