@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for leaderboard.md, leaderboard.csv and leaderboard.png")
     p.add_argument("--title", help="title of the markdown page")
 
+    p = sub.add_parser("validity", help="measure how well each metric tracks the synth suite's ground truth",
+                       description="Score outputs of graded quality (ground truth, noise, flicker, shuffled frames, partial and "
+                                   "wrong edits, identity) on synth samples with every metric, and report each metric's "
+                                   "Spearman correlation with the ground-truth metrics (markdown, JSON, heatmap).")
+    p.add_argument("--out", required=True, help="folder for metric_validity.md / .json / .png")
+    p.add_argument("--n-videos", type=int, default=8, help="synth videos to use (x 7 tasks); default 8")
+    p.add_argument("--seed", type=int, default=0, help="seed of the degradations")
+    _add_metric_args(p)
+    p.add_argument("--device", default="cpu", help="torch device for metrics")
+
     p = sub.add_parser("synth", help="the synthetic suite: preview it")
     synth_sub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
     pp = synth_sub.add_parser("preview", help="write a contact sheet PNG: every task, source frames, instruction, ground truth")
@@ -202,6 +212,14 @@ def _cmd_leaderboard(args) -> int:
     return 0
 
 
+def _cmd_validity(args) -> int:
+    from eve_bench.validity import write_report
+
+    for path in write_report(args.out, args.n_videos, args.seed, _metric_options(args)):
+        print(path)
+    return 0
+
+
 def _cmd_synth(args) -> int:
     from eve_bench.synth.preview import write_contact_sheet
 
@@ -210,7 +228,8 @@ def _cmd_synth(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard, "synth": _cmd_synth}
+COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard, "validity": _cmd_validity,
+            "synth": _cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:
