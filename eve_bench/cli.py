@@ -43,6 +43,8 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pickscore-model", help="PickScore weights: local folder or cached hub id")
     g.add_argument("--pickscore-processor", help="processor for PickScore: local folder or cached hub id")
     g.add_argument("--viclip-model", help="ViCLIP checkpoint (.pth) or eve-bench ViCLIP folder")
+    g.add_argument("--viclip-preprocess", default="", metavar="K=V,...",
+                   help="ViCLIP frame sampling and pixels, e.g. sampling=middle,recipe=internvid (default uniform, clip)")
     g.add_argument("--batch-size", type=int, default=32, help="frames per encoder batch; default 32")
 
 
@@ -125,6 +127,7 @@ def _selection(args):
 
 def _metric_options(args):
     from eve_bench.metrics import MetricOptions
+    from eve_bench.models import parse_kv_args
 
     return MetricOptions(
         device=args.device,
@@ -133,6 +136,7 @@ def _metric_options(args):
         pickscore_processor=args.pickscore_processor,
         viclip_model=args.viclip_model,
         batch_size=args.batch_size,
+        viclip_preprocess=parse_kv_args(args.viclip_preprocess),
     )
 
 
@@ -144,7 +148,7 @@ def _print_summary(summary: dict, out: Path) -> None:
         print(f"  {name:28s} {'–' if value is None else f'{value:.4f}'}  ({direction} is better, n={summary['metric_counts'][name]})"
               if direction != "-" else f"  {name:28s} {'–' if value is None else f'{value:.4f}'}  (n={summary['metric_counts'][name]})")
     for name, reason in summary.get("skipped_metrics", {}).items():
-        print(f"  {name:28s} SKIPPED: {reason.splitlines()[0]}")
+        print(f"  {name:28s} SKIPPED: weights missing (the warning above and summary.json say which and how to supply them)")
     for f in summary["failures"][:10]:
         print(f"  FAILED {f['key']}: {f['error']}")
     if len(summary["failures"]) > 10:

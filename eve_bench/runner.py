@@ -11,6 +11,7 @@ whose record matches and whose frames are on disk, without loading the model.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -312,6 +313,8 @@ def _prepared_metrics(requested: list[str] | None, suite: Suite, options: Metric
     warning and listed under `skipped_metrics` in the summary, so the run stays useful and says
     plainly what it did not compute.
     """
+    defaults = {k: v for k, v in suite.metric_defaults.items() if getattr(options, k) is None}
+    options = dataclasses.replace(options, **defaults)
     metrics, skipped = [], {}
     for metric in build_metrics(requested or list(suite.default_metrics), options):
         try:

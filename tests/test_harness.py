@@ -28,6 +28,7 @@ def tgve_zip(tmp_path) -> Path:
 
 def _run(tmp_path, data, model="identity", **kw) -> dict:
     sel = SuiteSelection(suite="tgve", data=str(data), **kw.pop("selection", {}))
+    kw.setdefault("metrics", ["source_mae"])  # weight-free, so it runs on any machine
     return run(RunConfig(model=model, out=tmp_path / "run", selection=sel, progress=False, **kw))
 
 
@@ -179,7 +180,8 @@ def test_run_then_rerun_is_cached_and_eval_agrees(tgve_zip, tmp_path, monkeypatc
     # Other model args are another experiment: nothing is reused.
     third = _run(tmp_path, tgve_zip, model="editors_for_tests", model_args={"strength": 10}, selection={"limit": 1})
     assert third["n_cached"] == 0 and third["metrics"]["overall"]["source_mae"] < first["metrics"]["overall"]["source_mae"]
-    ev = evaluate_submission(out / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1), progress=False)
+    ev = evaluate_submission(out / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1),
+                             metrics=["source_mae"], progress=False)
     assert ev["metrics"] == third["metrics"] and ev["n_failed"] == 0
 
 
@@ -209,7 +211,7 @@ def test_fail_fast_raises(tgve_zip, tmp_path, monkeypatch):
 def test_sigkill_midway_then_resume_matches_uninterrupted(tgve_zip, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     base = [sys.executable, "-m", "eve_bench.cli", "run", "--model", "editors_for_tests", "--suite", "tgve",
-            "--data", str(tgve_zip), "--quiet", "--no-previews"]
+            "--data", str(tgve_zip), "--quiet", "--no-previews", "--metrics", "source_mae,warp_error"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(base + ["--out", str(killed), "--model-args", "sleep=0.25"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -257,11 +259,43 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 def test_leaderboard_from_runs(tgve_zip, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(TESTS))
     sel = SuiteSelection(suite="tgve", data=str(tgve_zip), limit=1)
-    run(RunConfig(model="identity", out=tmp_path / "a", selection=sel, progress=False))
-    run(RunConfig(model="editors_for_tests", out=tmp_path / "b", selection=sel, progress=False))
+    for model, out in [("identity", "a"), ("editors_for_tests", "b")]:
+        run(RunConfig(model=model, out=tmp_path / out, selection=sel, metrics=["source_mae"], progress=False))
     assert main(["leaderboard", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "lb")]) == 0
     md = (tmp_path / "lb" / "leaderboard.md").read_text()
     assert "identity (reference)" in md and "editors_for_tests" in md and "## source_mae per task" in md
     csv = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
     assert list(csv["model"]) == ["identity", "editors_for_tests"] and csv["source_mae"][0] < csv["source_mae"][1]
     assert (tmp_path / "lb" / "leaderboard.png").stat().st_size > 1000
+
+
+def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monkeypatch):
+    from eve_bench.metrics import METRICS, MetricOptions, MissingWeightsError
+    from eve_bench.metrics.pixel import SourceMAE
+    from eve_bench.runner import _prepared_metrics
+    from eve_bench.suites.base import Suite
+
+    class NeedsWeights(SourceMAE):
+        name = "needs_weights"
+
+        def prepare(self):
+            raise MissingWeightsError("weights X missing; pass --x-model")
+
+    monkeypatch.setattr(METRICS, "_entries", dict(METRICS._entries, needs_weights=NeedsWeights))
+    suite = Suite("s", "1", ("style",), (), default_metrics=("needs_weights", "source_mae"))
+    metrics, skipped = _prepared_metrics(None, suite, MetricOptions())
+    assert [m.name for m in metrics] == ["source_mae"] and "--x-model" in skipped["needs_weights"]
+    with pytest.raises(MissingWeightsError, match="--x-model"):
+        _prepared_metrics(["needs_weights"], suite, MetricOptions())
+
+
+def test_suite_metric_defaults_fill_unset_options_only(monkeypatch):
+    from eve_bench.metrics import MetricOptions
+    from eve_bench.runner import _prepared_metrics
+    from eve_bench.suites.base import Suite
+
+    seen = []
+    monkeypatch.setattr("eve_bench.runner.build_metrics", lambda names, options: seen.append(options) or [])
+    suite = Suite("s", "1", ("style",), (), metric_defaults={"clip_model": "/suite/clip", "viclip_model": "/suite/viclip"})
+    _prepared_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
+    assert (seen[0].clip_model, seen[0].viclip_model) == ("/user/clip", "/suite/viclip")

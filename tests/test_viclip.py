@@ -90,9 +90,9 @@ def item(edited, source, target="a red car driving in snow", src_caption="a car 
     return MetricInput(sample=sample, edited=Video(edited), source=Video(source))
 
 
-def options(weights, tmp_path, **extra):
+def options(weights, tmp_path, **preprocess):
     return MetricOptions(viclip_model=str(weights), batch_size=4,
-                         extra={"embedding_cache": EmbeddingCache(tmp_path / "cache"), **extra})
+                         embedding_cache=EmbeddingCache(tmp_path / "cache"), **preprocess)
 
 
 def test_large_config_has_public_key_names_and_shapes():
@@ -219,7 +219,7 @@ def test_metrics_match_the_formulas(tiny, tiny_dir, tmp_path, recipe):
                                         it.sample.target_caption, it.sample.source_caption)
         assert o == pytest.approx(ref_o, abs=1e-5) and d == pytest.approx(ref_d, abs=1e-5)
     # Second pass comes from the cache and gives the same numbers.
-    cache = opts.extra["embedding_cache"]
+    cache = opts.embedding_cache
     hits = cache.hits
     assert metric_out.compute(items) == pytest.approx(got_out, abs=1e-7)
     assert cache.hits > hits
@@ -240,7 +240,7 @@ def test_metric_metadata_and_cache_id(tiny_dir, tmp_path):
     assert "uniform-clip" in a.cache_id and "middle-clip" in b.cache_id
     assert str(tiny_dir.resolve()) in a.cache_id
     with pytest.raises(ValueError):
-        ViCLIPOut(MetricOptions(extra={"viclip_preprocess": {"recipe": "bilinear"}}))
+        ViCLIPOut(MetricOptions(viclip_preprocess={"recipe": "bilinear"}))
 
 
 @pytest.mark.skipif(not TGVE_CLIPS, reason="TGVE videos not present")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar, Sequence
+from typing import TYPE_CHECKING, ClassVar, Sequence
 
 import numpy as np
 
 from eve_bench.sample import Sample
 from eve_bench.video import Video
+
+if TYPE_CHECKING:
+    from eve_bench.encoders.cache import EmbeddingCache
 
 # What a metric may require, beside the edited video which every metric gets.
 REQUIREMENTS = frozenset(
@@ -53,7 +56,11 @@ class MetricOptions:
     pickscore_processor: str | None = None
     viclip_model: str | None = None
     batch_size: int = 32
-    extra: dict = field(default_factory=dict)
+    # Where encoder embeddings are cached; None: the default on-disk cache (EVE_BENCH_CACHE).
+    embedding_cache: "EmbeddingCache | None" = None
+    # ViCLIPPreprocess arguments, e.g. {"sampling": "middle", "recipe": "internvid"}.
+    viclip_preprocess: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # options of third-party metrics
 
 
 class Metric(ABC):

@@ -5,7 +5,7 @@ viclip_dir = cos(E_V(edited) - E_V(source), E_T(target caption) - E_T(source cap
 
 E_V and E_T are L2-normalised ViCLIP embeddings, differenced after normalisation as in CLIP
 direction similarity (InstructPix2Pix). Values are raw cosines in [-1, 1]; EditVerse prints them
-x100. Preprocessing is set by `MetricOptions.extra["viclip_preprocess"]` (a dict of
+x100. Preprocessing is set by `MetricOptions.viclip_preprocess` (`--viclip-preprocess`) (a dict of
 `ViCLIPPreprocess` fields) and recorded in `cache_id`; see docs/metrics-viclip.md.
 """
 
@@ -30,7 +30,7 @@ class _ViCLIPMetric(Metric):
 
     def __init__(self, options=None) -> None:
         super().__init__(options)
-        self.preprocess = ViCLIPPreprocess(**self.options.extra.get("viclip_preprocess", {}))
+        self.preprocess = ViCLIPPreprocess(**self.options.viclip_preprocess)
         self.model = None
         self.cache = None
 
@@ -46,7 +46,7 @@ class _ViCLIPMetric(Metric):
     def prepare(self) -> None:
         # Raises MissingWeightsError naming --viclip-model when the path is unset or absent.
         self.model = _shared_model(self.options.viclip_model, self.options.device, self._weights())
-        cache = self.options.extra.get("embedding_cache")
+        cache = self.options.embedding_cache
         self.cache = cache if cache is not None else EmbeddingCache()
 
     def _videos(self, videos: list[np.ndarray]) -> np.ndarray:

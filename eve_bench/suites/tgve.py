@@ -32,6 +32,8 @@ CSV_COLUMNS = {
     "multiple": "Multiple Changes Caption",
 }
 # The CSV separates groups with rows whose first cell names the group ("DAVIS Videos:", ...).
+# The official script's three, EVE's two ViCLIP metrics, then weight-free temporal and structure.
+TGVE_METRICS = ("clip_text", "clip_frame", "pick_score", "viclip_out", "viclip_dir", "warp_error", "edge_ssim")
 SECTION_MARKERS = {"davis": "DAVIS_480p", "youtube": "youtube_480p", "videvo": "videvo_480p"}
 
 
@@ -61,7 +63,7 @@ def load_tgve(data: str | None, instructions: str | None = None, **unknown) -> S
         version="2023",
         tasks=TGVE_TASKS,
         samples=tuple(samples),
-        default_metrics=("source_mae",),
+        default_metrics=TGVE_METRICS,
         description="LOVEU-TGVE-2023: 76 videos (DAVIS, YouTube, Videvo) x style/object/background/multiple",
         info={"data": str(root), "prompt_source": _prompt_source(root), "instructions": bool(instr)},
     )

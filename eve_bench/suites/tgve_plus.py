@@ -15,7 +15,7 @@ from pathlib import Path
 
 from eve_bench.sample import TGVE_PLUS_TASKS
 from eve_bench.suites.base import Suite, SuiteError
-from eve_bench.suites.tgve import GROUPS, VideoPrompts, _require_root, find_source, make_sample
+from eve_bench.suites.tgve import GROUPS, TGVE_METRICS, VideoPrompts, _require_root, find_source, make_sample
 
 FIELDS = {
     "instruction": ("instruction", "edit_instruction", "edit_prompt", "instruct", "edit_text"),
@@ -73,7 +73,7 @@ def load_tgve_plus(data: str | None, parquet: str | None = None, **args) -> Suit
         version="1",
         tasks=TGVE_PLUS_TASKS,
         samples=tuple(samples),
-        default_metrics=("source_mae",),
+        default_metrics=TGVE_METRICS,
         description="TGVE+ (EVE): the 76 TGVE videos x 7 tasks, adding removal, addition and texture",
         info={"data": str(root), "parquet": str(path), "columns": columns},
     )

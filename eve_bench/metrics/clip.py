@@ -1,0 +1,194 @@
+"""CLIP-family metrics: CLIP-T, CLIP-F (all pairs and consecutive), CLIP direction, PickScore.
+
+Three scoring mechanisms, each configured by its metrics' class attributes:
+- text alignment (clip_text, pick_score): exp(logit_scale) * mean_t cos(E_I(f_t), E_T(target));
+- frame consistency (clip_frame, clip_frame_consecutive): mean cos(E_I(f_i), E_I(f_j)) over a pair set;
+- direction (clip_dir): mean_t cos(E_I(edit_t) - E_I(src_t), E_T(target) - E_T(source)).
+Every one uses the projected embeddings of the official TGVE preprocessing (frames PIL-resized to
+480x480, then the processor); see eve_bench/encoders/clip.py and docs/metrics-clip.md.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from eve_bench.encoders.cache import EmbeddingCache
+from eve_bench.encoders.clip import ClipEncoder, missing_message, resolve_weights
+from eve_bench.metrics.base import Metric, MetricInput
+
+CLIP_L14 = "openai/clip-vit-large-patch14"
+PICKSCORE = "pickapic-anonymous/PickScore_v1"
+PICKSCORE_PROCESSOR = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+
+# Option name on MetricOptions -> (command-line flag, hub id used when the option is None).
+_WEIGHTS = {
+    "clip_model": ("--clip-model", CLIP_L14),
+    "pickscore_model": ("--pickscore-model", PICKSCORE),
+    "pickscore_processor": ("--pickscore-processor", PICKSCORE_PROCESSOR),
+}
+# The PickScore processor repo also holds 4 GB of open_clip weights that are not needed.
+_INCLUDE = {"pickscore_processor": '"*.json" "*.txt"'}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    # The floor (as torch's cosine_similarity eps) makes a zero direction score 0, not NaN: an
+    # unchanged video or identical captions have no direction in clip_dir.
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+class _ClipMetric(Metric):
+    model_option: ClassVar[str] = "clip_model"
+    processor_option: ClassVar[str | None] = None  # None: the processor is in the model directory
+
+    def __init__(self, options=None) -> None:
+        super().__init__(options)
+        self._encoder: ClipEncoder | None = None
+
+    def _spec(self, option: str) -> str:
+        return getattr(self.options, option) or _WEIGHTS[option][1]
+
+    @property
+    def cache_id(self) -> str:
+        specs = [self._spec(self.model_option)]
+        if self.processor_option:
+            specs.append(self._spec(self.processor_option))
+        return f"{self.name}|{'|'.join(specs)}|tgve480"
+
+    def _missing(self, option: str, detail: str) -> str:
+        flag, default = _WEIGHTS[option]
+        return missing_message(self._spec(option), default=default, flag=flag, what=self.name,
+                               include=_INCLUDE.get(option, ""), detail=detail)
+
+    def prepare(self) -> None:
+        if self._encoder is not None:
+            return
+        part_option = {"model": self.model_option, "processor": self.processor_option or self.model_option}
+        dirs = {o: resolve_weights(self._spec(o), lambda why, o=o: self._missing(o, why))
+                for o in dict.fromkeys(part_option.values())}
+        self._encoder = ClipEncoder.shared(
+            dirs[part_option["model"]], dirs[part_option["processor"]], device=self.options.device,
+            batch_size=self.options.batch_size,
+            cache=self.options.embedding_cache or EmbeddingCache(),
+            missing=lambda part, why: self._missing(part_option[part], why),
+        )
+
+    @property
+    def encoder(self) -> ClipEncoder:
+        self.prepare()
+        return self._encoder  # type: ignore[return-value]
+
+
+class _TextAlignment(_ClipMetric):
+    higher_is_better = True
+    requires = frozenset({"target_caption"})
+
+    def compute(self, items: Sequence[MetricInput]) -> list[float]:
+        enc = self.encoder
+        videos = enc.encode_videos([it.edited.frames for it in items])
+        texts = _unit(enc.encode_texts([it.sample.target_caption for it in items]))
+        return [enc.logit_scale * float((_unit(v) @ t).mean()) for v, t in zip(videos, texts)]
+
+
+class ClipText(_TextAlignment):
+    name = "clip_text"
+    weights = CLIP_L14
+    definition = (
+        "CLIP-T, as the official TGVE script: mean over edited frames of exp(logit_scale) * "
+        "cos(E_I(frame), E_T(target caption)) with projected CLIP embeddings (CLIP ViT-L/14 by default, "
+        "--clip-model); exp(logit_scale) = 100, so about 100x the cosine. Frames are PIL-resized to "
+        "480x480, then the CLIP processor (shortest side 224 bicubic, centre crop, CLIP mean/std)."
+    )
+
+
+class PickScore(_TextAlignment):
+    name = "pick_score"
+    weights = f"{PICKSCORE} + processor {PICKSCORE_PROCESSOR}"
+    model_option = "pickscore_model"
+    processor_option = "pickscore_processor"
+    definition = (
+        "PickScore, as the official TGVE script: mean over edited frames of exp(logit_scale) * "
+        f"cos(E_I(frame), E_T(target caption)) with the {PICKSCORE} model (--pickscore-model) and the "
+        f"processor of {PICKSCORE_PROCESSOR} (--pickscore-processor), text truncated at 77 tokens; about "
+        "100x the cosine. Frames are PIL-resized to 480x480 first. V2VBench loads the model from "
+        "yuvalkirstain/PickScore_v1 instead."
+    )
+
+
+class _FrameConsistency(_ClipMetric):
+    higher_is_better = True
+    consecutive: ClassVar[bool]
+
+    def compute(self, items: Sequence[MetricInput]) -> list[float]:
+        return [self._score(_unit(v)) for v in self.encoder.encode_videos([it.edited.frames for it in items])]
+
+    def _score(self, e: np.ndarray) -> float:
+        if len(e) < 2:
+            return float("nan")  # no pair of frames; the official script divides 0 by 0 as well
+        if self.consecutive:
+            return float(np.einsum("td,td->t", e[1:], e[:-1]).mean())
+        sims = e @ e.T
+        n = len(e)
+        return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
+class ClipFrame(_FrameConsistency):
+    name = "clip_frame"
+    weights = CLIP_L14
+    consecutive = False
+    definition = (
+        "CLIP-F, as the official TGVE script: mean of cos(E_I(f_i), E_I(f_j)) over all ordered pairs "
+        "i != j of edited frames (not only neighbours), projected CLIP embeddings (CLIP ViT-L/14 by "
+        "default, --clip-model), raw cosine in [-1, 1] (leaderboards often print it x100). Frames are "
+        "PIL-resized to 480x480, then the CLIP processor. NaN for a single frame."
+    )
+
+
+class ClipFrameConsecutive(_FrameConsistency):
+    name = "clip_frame_consecutive"
+    weights = CLIP_L14
+    consecutive = True
+    definition = (
+        "Mean of cos(E_I(f_t), E_I(f_t-1)) over neighbouring edited frames only, the pair set of "
+        "V2VBench/EditVerse CLIP consistency; otherwise exactly as clip_frame (projected CLIP ViT-L/14 "
+        "embeddings, TGVE 480x480 preprocessing, no clipping at 0). Differs from clip_frame, which "
+        "averages all pairs, and from V2VBench, which uses pre-projection vision features clipped at 0."
+    )
+
+
+class ClipDirection(_ClipMetric):
+    name = "clip_dir"
+    higher_is_better = True
+    requires = frozenset({"source", "source_caption", "target_caption"})
+    weights = CLIP_L14
+    definition = (
+        "Frame-wise CLIP direction similarity (InstructPix2Pix, InsV2V): mean over frames t of "
+        "cos(E_I(edited_t) - E_I(source_t), E_T(target caption) - E_T(source caption)), with each "
+        "embedding L2-normalised before the differences; projected CLIP ViT-L/14 embeddings by default "
+        "(--clip-model), TGVE 480x480 preprocessing; raw cosine in [-1, 1]. A frame left unchanged "
+        "or identical captions score 0."
+    )
+
+    def compute(self, items: Sequence[MetricInput]) -> list[float]:
+        for it in items:
+            if it.edited.num_frames != it.source.num_frames:
+                raise ValueError(f"{it.sample.key}: edited has {it.edited.num_frames} frames, "
+                                 f"source {it.source.num_frames}; clip_dir pairs them frame by frame")
+        enc = self.encoder
+        videos = enc.encode_videos([it.edited.frames for it in items] + [it.source.frames for it in items])
+        texts = _unit(enc.encode_texts([it.sample.target_caption for it in items]
+                                       + [it.sample.source_caption for it in items]))
+        n = len(items)
+        out = []
+        for i, it in enumerate(items):
+            image_dir = _unit(videos[i]) - _unit(videos[n + i])
+            text_dir = texts[i] - texts[n + i]
+            # Equal inputs have no direction. Their embeddings, computed at different positions of
+            # a batch, can differ in the last bits, and the cosine of that noise is arbitrary.
+            image_dir[[np.array_equal(e, s) for e, s in zip(it.edited.frames, it.source.frames)]] = 0
+            if it.sample.target_caption == it.sample.source_caption:
+                text_dir[:] = 0
+            out.append(float((_unit(image_dir) @ _unit(text_dir)).mean()))
+        return out
