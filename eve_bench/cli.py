@@ -203,7 +203,8 @@ def _cmd_list(args) -> int:
     else:
         for name in METRICS.names():
             cls = METRICS.get(name)
-            print(f"{name}  [{cls.direction()} is better; needs: {', '.join(sorted(cls.requires)) or 'edited video'}; weights: {cls.weights}]")
+            better = "diagnostic, no better direction" if cls.higher_is_better is None else f"{cls.direction()} is better"
+            print(f"{name}  [{better}; needs: {', '.join(sorted(cls.requires)) or 'edited video'}; weights: {cls.weights}]")
             print(f"    {cls.definition}")
     return 0
 
