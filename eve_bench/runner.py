@@ -98,12 +98,28 @@ def model_version(spec: str) -> str:
     return f"eve-bench=={eve_bench.__version__}"
 
 
-def cache_key(cfg: RunConfig, suite: Suite, sample: Sample, seed: int) -> str:
+def files_stamp(path: str) -> str:
+    """Hash of every file's relative path, size and mtime under `path` (a file or a folder).
+
+    Model args that name weights on disk enter the cache key through this, so weights retrained in
+    place are a new experiment even though the argument string did not change.
+    """
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root) if f != root else f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def cache_key(cfg: RunConfig, suite: Suite, sample: Sample, seed: int, stamps: dict) -> str:
     blob = json.dumps(
         {
             "format": CACHE_FORMAT,
             "model": cfg.model,
             "model_args": cfg.model_args,
+            "model_files": stamps,
             "model_version": model_version(cfg.model),
             "suite": [suite.name, suite.version],
             "sample": [sample.key, sample.fingerprint],
@@ -186,10 +202,11 @@ def run(cfg: RunConfig) -> dict:
     model = None
     n_calls = 0
     records = []
+    stamps = {k: files_stamp(v) for k, v in cfg.model_args.items() if isinstance(v, str) and v and Path(v).exists()}
     bar = _progress(len(suite.samples), f"{cfg.model} on {suite.name}", cfg.progress)
     for sample in suite.samples:
         seed = sample_seed(cfg.seed, sample)
-        key = cache_key(cfg, suite, sample, seed)
+        key = cache_key(cfg, suite, sample, seed, stamps)
         record_path = out / "records" / f"{sample.key}.json"
         frames_dir = out / "submission" / sample.key
         record = SampleRecord.load(record_path)

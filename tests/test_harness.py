@@ -299,3 +299,17 @@ def test_suite_metric_defaults_fill_unset_options_only(monkeypatch):
     suite = Suite("s", "1", ("style",), (), metric_defaults={"clip_model": "/suite/clip", "viclip_model": "/suite/viclip"})
     _prepared_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
     assert (seen[0].clip_model, seen[0].viclip_model) == ("/user/clip", "/suite/viclip")
+
+
+def test_weights_retrained_in_place_invalidate_the_cache(tgve_zip, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "model.safetensors").write_bytes(b"v1")
+    args = {"weights": str(weights)}
+    editor = "editors_for_tests:NoisyEditor"
+    monkeypatch.setattr("editors_for_tests.NoisyEditor.__init__", lambda self, weights=None: setattr(self, "strength", 5) or setattr(self, "sleep", 0))
+    assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 0
+    assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 4
+    (weights / "model.safetensors").write_bytes(b"v2 retrained")
+    assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 0

@@ -1,0 +1,162 @@
+"""Reference baselines as eve-bench models (spec `reference.baselines:<factory>`).
+
+- `per_frame_edit`: the edit teacher (backbone + ControlNet) applied to every frame independently.
+- `video_sdedit`: the video teacher (backbone + temporal layers) re-noising the source video to
+  `strength` (0.75 as in the paper's SDEdit baseline) and denoising toward the target caption.
+- `plug_and_play`: both adapters stacked without alignment (the paper's "w/o alignment" ablation).
+
+Common model args: weights (EVE checkpoint dir; default: $EVE_REFERENCE_WEIGHTS or shipped
+weights), steps (DDIM steps), guidance_scale (text), image_guidance_scale (image, edit models),
+strength (SDEdit), device, dtype ("float32" / "float16" / "bfloat16"); per_frame_edit also
+takes frame_batch (frames denoised together). Frames are resized to the
+model resolution (square) and back to the request size; videos longer than the video adapter's
+window are processed in windows. Every result is a deterministic function of the request seed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from eve_bench.models.base import EditRequest, ModelNotReadyError
+from eve_bench.video import Video
+from reference.checkpoint import EVEModel
+from reference import sampling
+from reference.weights import resolve_weights
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class _ReferenceEditor:
+    name = "reference"
+    needs: tuple[str, ...] = ()
+    version = "1"
+
+    def __init__(
+        self,
+        weights=None,
+        steps: int = 20,
+        guidance_scale: float = 5.0,
+        image_guidance_scale: float = 1.5,
+        strength: float = 0.75,
+        device: str | None = None,
+        dtype: str = "float32",
+        model: EVEModel | None = None,
+    ):
+        if model is None:
+            path = resolve_weights(weights, self.needs, self.name)
+            try:
+                model = EVEModel.from_pretrained(path, torch_dtype=_DTYPES[dtype], require=self.needs)
+            except FileNotFoundError as e:
+                raise ModelNotReadyError(f"{self.name}: {e}") from e
+            self.weights = str(path)
+        else:
+            self.weights = "<in-memory>"
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device)
+        self.steps = int(steps)
+        self.guidance_scale = float(guidance_scale)
+        self.image_guidance_scale = float(image_guidance_scale)
+        self.strength = float(strength)
+        if not 0.0 < self.strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
+
+    def _generator(self, seed: int) -> torch.Generator:
+        return torch.Generator("cpu").manual_seed(int(seed))
+
+    def _frames(self, request: EditRequest) -> torch.Tensor:
+        bb = self.model.backbone
+        return sampling.frames_to_tensor(request.video.frames, self.model.config.resolution, bb.device, bb.dtype)
+
+    def _result(self, request: EditRequest, images: torch.Tensor) -> Video:
+        frames = sampling.tensor_to_frames(images, request.video.size)
+        return Video(frames=frames, fps=request.video.fps, meta={"model": self.name})
+
+    def edit(self, request: EditRequest) -> Video:
+        with torch.inference_mode():
+            images = self._edit(request, self._frames(request), self._generator(request.seed))
+        return self._result(request, images)
+
+    def _edit(self, request, frames, generator) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class PerFrameEdit(_ReferenceEditor):
+    name = "reference.per_frame_edit"
+    needs = ("edit_adapter",)
+
+    def __init__(self, frame_batch: int = 16, **kwargs):
+        super().__init__(**kwargs)
+        self.frame_batch = max(1, int(frame_batch))  # frames denoised together (memory knob)
+
+    def _edit(self, request, frames, generator):
+        out = []
+        for start in range(0, frames.shape[0], self.frame_batch):
+            latents = sampling.edit_frames(
+                self.model, frames[start : start + self.frame_batch], request.instruction or "",
+                request.target_caption or "", request.task, generator, steps=self.steps,
+                guidance_scale=self.guidance_scale, image_guidance_scale=self.image_guidance_scale,
+            )
+            out.append(self.model.backbone.decode_latents(latents))
+        return torch.cat(out)
+
+
+class VideoSDEdit(_ReferenceEditor):
+    name = "reference.video_sdedit"
+    needs = ("video_adapter",)
+
+    def _edit(self, request, frames, generator):
+        model = self.model
+        window = model.config.num_frames
+        src = model.backbone.encode_images(frames)  # (T, C, h, w)
+        out = torch.empty_like(src)
+        for start, end in sampling.windows(src.shape[0], window, overlap=0):
+            clip = sampling.batch_to_frames(src[start:end], end - start)
+            lat = sampling.generate_video(
+                model, end - start, request.target_caption or "", generator, steps=self.steps,
+                guidance_scale=self.guidance_scale, init_latents=clip, strength=self.strength,
+            )
+            out[start:end] = sampling.frames_to_batch(lat)
+        return model.backbone.decode_latents(out)
+
+
+class PlugAndPlay(_ReferenceEditor):
+    name = "reference.plug_and_play"
+    needs = ("edit_adapter", "video_adapter")
+
+    def _edit(self, request, frames, generator):
+        model = self.model
+        window = model.config.num_frames
+        conditioned = model.config.first_frame_conditioning
+        t = frames.shape[0]
+        out = None
+        first = None
+        if conditioned:  # EVE: the first frame is edited by the edit adapter, the video adapter follows it
+            first = sampling.edit_frames(
+                model, frames[:1], request.instruction or "", request.target_caption or "", request.task, generator,
+                steps=self.steps, guidance_scale=self.guidance_scale, image_guidance_scale=self.image_guidance_scale,
+            )[0]
+        pieces = []
+        for start, end in sampling.windows(t, window, overlap=1 if conditioned else 0):
+            lat = sampling.plug_and_play(
+                model, frames[start:end], request.instruction or "", request.target_caption or "", request.task,
+                generator, steps=self.steps, guidance_scale=self.guidance_scale,
+                image_guidance_scale=self.image_guidance_scale, first_frame=first,
+            )
+            per_frame = sampling.frames_to_batch(lat)
+            pieces.append(per_frame if not pieces or not conditioned else per_frame[1:])
+            if conditioned:  # the next window starts on this window's last frame
+                first = per_frame[-1]
+        out = torch.cat(pieces)
+        return model.backbone.decode_latents(out)
+
+
+def per_frame_edit(**kwargs) -> PerFrameEdit:
+    return PerFrameEdit(**kwargs)
+
+
+def video_sdedit(**kwargs) -> VideoSDEdit:
+    return VideoSDEdit(**kwargs)
+
+
+def plug_and_play(**kwargs) -> PlugAndPlay:
+    return PlugAndPlay(**kwargs)

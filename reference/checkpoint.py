@@ -1,0 +1,231 @@
+"""One EVE checkpoint directory holding the backbone and both adapters.
+
+Layout (every model part in diffusers / transformers format, weights as safetensors)::
+
+    <dir>/eve_config.json          EVEConfig (preset, resolution, wiring flags, optional part paths)
+    <dir>/backbone/unet/           UNet2DConditionModel.save_pretrained
+    <dir>/backbone/vae/            AutoencoderKL.save_pretrained
+    <dir>/backbone/text_encoder/   CLIPTextModel.save_pretrained
+    <dir>/backbone/tokenizer/      CLIPTokenizer.save_pretrained
+    <dir>/backbone/scheduler/      DDPMScheduler.save_pretrained (DDIM for sampling is derived)
+    <dir>/edit_adapter/            ControlNetModel.save_pretrained   (optional until trained)
+    <dir>/video_adapter/           MotionAdapter.save_pretrained     (optional until trained)
+
+`eve_config.json` may name a part elsewhere instead (`backbone_path`, `edit_adapter_path`,
+`video_adapter_path`; absolute or relative to <dir>), which is how an sd15 checkpoint points at
+local copies of Stable Diffusion 1.5, control_v11e_sd15_ip2p and an AnimateDiff motion adapter.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+from reference.backbone import Backbone, count_params
+from reference.edit_adapter import build_edit_adapter
+from reference.presets import get_preset
+from reference.video_adapter import build_motion_adapter, build_video_unet
+
+CONFIG_NAME = "eve_config.json"
+FORMAT = "eve-reference-checkpoint"
+
+
+@dataclass
+class EVEConfig:
+    preset: str = "tiny"
+    resolution: int = 32  # square working resolution of the frames (pixels)
+    num_frames: int = 4  # video-adapter window (training clip length)
+    edit_condition: str = "latent"  # "latent" or "pixel" (how the ControlNet sees the input image)
+    task_label: bool = True  # prefix the task label to the ControlNet instruction
+    first_frame_conditioning: bool = True  # video adapter trained with a clean first frame
+    backbone_path: str | None = None  # part locations when not in the default layout
+    edit_adapter_path: str | None = None
+    video_adapter_path: str | None = None
+    format: str = FORMAT
+    format_version: int = 1
+    notes: dict = field(default_factory=dict)  # free-form provenance (training commands, seeds)
+
+    @classmethod
+    def from_preset(cls, name: str) -> "EVEConfig":
+        p = get_preset(name)
+        return cls(
+            preset=p.name,
+            resolution=p.resolution,
+            num_frames=p.num_frames,
+            edit_condition=p.edit.get("condition", "latent"),
+            task_label=name != "sd15",
+            first_frame_conditioning=p.first_frame_conditioning,
+        )
+
+    def save(self, directory: str | Path) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        (Path(directory) / CONFIG_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "EVEConfig":
+        path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: {directory} is not an EVE reference checkpoint")
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class EVEModel:
+    """The frozen backbone plus (optionally) the edit adapter and the video adapter."""
+
+    def __init__(self, backbone: Backbone, edit_adapter=None, video_adapter=None, config: EVEConfig | None = None):
+        self.backbone = backbone
+        self.edit_adapter = edit_adapter
+        self.video_adapter = video_adapter
+        self.config = config or EVEConfig()
+        self._video_unet = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_preset(cls, preset: str = "tiny", seed: int = 0, edit: bool = True, video: bool = True) -> "EVEModel":
+        p = get_preset(preset)
+        backbone = Backbone.from_preset(p, seed=seed)
+        torch.manual_seed(seed + 1)
+        edit_adapter = build_edit_adapter(backbone.unet, p.edit) if edit else None
+        torch.manual_seed(seed + 2)
+        video_adapter = build_motion_adapter(p.motion) if video else None
+        return cls(backbone, edit_adapter, video_adapter, EVEConfig.from_preset(preset))
+
+    @property
+    def video_unet(self):
+        """The backbone UNet inflated with the video adapter (built once, frozen)."""
+        if self.video_adapter is None:
+            raise RuntimeError("this checkpoint has no video adapter (train it: python -m reference.train_video_adapter)")
+        if self._video_unet is None:
+            self._video_unet = build_video_unet(self.backbone.unet, self.video_adapter)
+            self._video_unet.requires_grad_(False).eval()
+        return self._video_unet
+
+    def reset_video_unet(self) -> None:
+        self._video_unet = None
+
+    def to(self, device=None, dtype=None) -> "EVEModel":
+        self.backbone.to(device, dtype)
+        kw = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
+        for m in (self.edit_adapter, self.video_adapter, self._video_unet):
+            if m is not None and kw:
+                m.to(**kw)
+        return self
+
+    def freeze(self) -> "EVEModel":
+        self.backbone.freeze()
+        for m in (self.edit_adapter, self.video_adapter):
+            if m is not None:
+                m.requires_grad_(False).eval()
+        return self
+
+    def param_counts(self) -> dict[str, int]:
+        counts = {k: count_params(m) for k, m in self.backbone.modules().items()}
+        counts["edit_adapter"] = count_params(self.edit_adapter)
+        counts["video_adapter"] = count_params(self.video_adapter)
+        counts["total"] = sum(counts.values())
+        return counts
+
+    # ------------------------------------------------------------------ IO
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write every present part in the default layout (part paths are not kept)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(d / "backbone")
+        if self.edit_adapter is not None:
+            self.edit_adapter.save_pretrained(d / "edit_adapter", safe_serialization=True)
+        if self.video_adapter is not None:
+            self.video_adapter.save_pretrained(d / "video_adapter", safe_serialization=True)
+        cfg = EVEConfig(**{**asdict(self.config), "backbone_path": None, "edit_adapter_path": None, "video_adapter_path": None})
+        cfg.save(d)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        directory: str | Path,
+        device: str | torch.device | None = None,
+        torch_dtype: torch.dtype | None = None,
+        require: tuple[str, ...] = (),
+    ) -> "EVEModel":
+        """Load a checkpoint; `require` names adapters ("edit_adapter", "video_adapter") that must exist."""
+        from diffusers import ControlNetModel, MotionAdapter
+
+        d = Path(directory)
+        config = EVEConfig.load(d)
+
+        def where(attr: str, default: str) -> Path:
+            value = getattr(config, attr)
+            return (d / value) if value and not Path(value).is_absolute() else Path(value) if value else d / default
+
+        backbone = Backbone.from_pretrained(where("backbone_path", "backbone"), torch_dtype=torch_dtype)
+        kw = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
+        parts = {}
+        for name, klass, attr in (
+            ("edit_adapter", ControlNetModel, "edit_adapter_path"),
+            ("video_adapter", MotionAdapter, "video_adapter_path"),
+        ):
+            path = where(attr, name)
+            if (path / "config.json").is_file():
+                parts[name] = klass.from_pretrained(path, **kw)
+            elif name in require:
+                script = "train_edit_adapter" if name == "edit_adapter" else "train_video_adapter"
+                raise FileNotFoundError(
+                    f"{d} has no {name} (expected a diffusers model directory at {path}); "
+                    f"train it with `python -m reference.{script} --weights {d}` or point "
+                    f"{attr} in {CONFIG_NAME} at one"
+                )
+            else:
+                parts[name] = None
+        model = cls(backbone, parts["edit_adapter"], parts["video_adapter"], config).freeze()
+        if device is not None:
+            model.to(device)
+        return model
+
+
+def load_sd15(
+    base: str | Path,
+    edit_adapter: str | Path | None = None,
+    video_adapter: str | Path | None = None,
+    torch_dtype: torch.dtype | None = None,
+    task_label: bool = False,
+) -> EVEModel:
+    """Stable Diffusion 1.5 from a local diffusers directory (unet/ vae/ text_encoder/ tokenizer/
+    scheduler/) with the public adapters in their published diffusers formats: `edit_adapter` a
+    `ControlNetModel` directory (lllyasviel/control_v11e_sd15_ip2p, pixel-conditioned) and
+    `video_adapter` a `MotionAdapter` directory (guoyww/animatediff-motion-adapter-v1-5-2 / -3).
+    Nothing is downloaded. Save it with `save_pretrained` for a self-contained checkpoint, or
+    write an eve_config.json with the three paths (see `write_sd15_config`)."""
+    from diffusers import ControlNetModel, MotionAdapter
+
+    kw = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
+    backbone = Backbone.from_pretrained(base, torch_dtype=torch_dtype)
+    cn = ControlNetModel.from_pretrained(edit_adapter, **kw) if edit_adapter else None
+    ma = MotionAdapter.from_pretrained(video_adapter, **kw) if video_adapter else None
+    config = EVEConfig.from_preset("sd15")
+    config.task_label = task_label
+    config.resolution = _native_resolution(dict(backbone.unet.config), dict(backbone.vae.config))
+    if cn is not None:
+        cfg = dict(cn.config)
+        config.edit_condition = "latent" if cfg.get("conditioning_channels", 3) == backbone.vae.config.latent_channels and len(cfg.get("conditioning_embedding_out_channels") or ()) == 1 else "pixel"
+    return EVEModel(backbone, cn, ma, config).freeze()
+
+
+def write_sd15_config(directory: str | Path, base: str, edit_adapter: str | None, video_adapter: str | None) -> EVEConfig:
+    """An sd15 checkpoint that only points at local part directories (no weight copies)."""
+    config = EVEConfig.from_preset("sd15")
+    config.backbone_path, config.edit_adapter_path, config.video_adapter_path = base, edit_adapter, video_adapter
+    root = Path(directory) / base if not Path(base).is_absolute() else Path(base)
+    unet_cfg = json.loads((root / "unet" / "config.json").read_text())
+    vae_cfg = json.loads((root / "vae" / "config.json").read_text())
+    config.resolution = _native_resolution(unet_cfg, vae_cfg)
+    config.save(directory)
+    return config
+
+
+def _native_resolution(unet_cfg: dict, vae_cfg: dict) -> int:
+    """Pixel size the backbone was built for: UNet sample_size x VAE downsampling (512 for SD1.5)."""
+    return int(unet_cfg["sample_size"]) * 2 ** (len(vae_cfg["block_out_channels"]) - 1)

@@ -1,0 +1,167 @@
+"""Train the text-to-image backbone of the synthetic world (tiny / synth presets).
+
+Two stages, run one after the other into the same EVE checkpoint (`--weights`):
+  --stage vae   autoencoder on single frames (MSE + small KL), then sets vae scaling_factor = 1/std(latents);
+                creates the checkpoint from the preset if it does not exist yet;
+  --stage t2i   UNet (and by default the CLIP text encoder) with the epsilon / v-prediction loss of
+                the preset's DDPM schedule, caption dropout for classifier-free guidance.
+
+    python -m reference.train_backbone --weights runs/synth/model --stage vae --steps 3000
+    python -m reference.train_backbone --weights runs/synth/model --stage t2i --steps 20000
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from reference.backbone import Backbone
+from reference.checkpoint import CONFIG_NAME, EVEConfig
+from reference.data import batches, make_stream, uint8_to_tensor
+from reference.training import TrainConfig, diffusion_noise, run_training
+
+
+@dataclass
+class BackboneTrainConfig(TrainConfig):
+    weights: str = "runs/synth/model"
+    """EVE checkpoint directory to create / update (backbone/ is written)"""
+    preset: Literal["tiny", "synth"] = "synth"
+    """architecture used when the checkpoint does not exist yet"""
+    stage: Literal["vae", "t2i"] = "t2i"
+    caption_dropout: float = 0.1
+    """probability of an empty caption (classifier-free guidance)"""
+    train_text_encoder: bool = True
+    kl_weight: float = 1e-6
+    model_seed: int = 0
+    """seed of the random initialisation of a new checkpoint"""
+    output_dir: str = ""
+    """training state; default <weights>/../train/backbone_<stage>"""
+
+
+class VAETrainingModule(torch.nn.Module):
+    def __init__(self, vae, kl_weight: float):
+        super().__init__()
+        self.vae = vae
+        self.kl_weight = kl_weight
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        p = next(self.vae.parameters())
+        x = uint8_to_tensor(batch["image"]).to(p.device, p.dtype)
+        post = self.vae.encode(x).latent_dist
+        rec = self.vae.decode(post.sample()).sample
+        return F.mse_loss(rec.float(), x.float()) + self.kl_weight * post.kl().mean()
+
+
+class T2ITrainingModule(torch.nn.Module):
+    """Text-to-image diffusion loss; the UNet (and optionally the text encoder) are trained."""
+
+    def __init__(self, backbone: Backbone, train_text_encoder: bool = True, caption_dropout: float = 0.1):
+        super().__init__()
+        self.unet = backbone.unet
+        if train_text_encoder:
+            self.text_encoder = backbone.text_encoder
+        self._backbone = [backbone]  # not registered: frozen parts stay out of the training state
+        self.caption_dropout = caption_dropout
+
+    @property
+    def backbone(self) -> Backbone:
+        return self._backbone[0]
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        bb = self.backbone
+        device = next(self.unet.parameters()).device
+        with torch.no_grad():
+            latents = bb.encode_images(uint8_to_tensor(batch["image"]).to(device), sample=True).float()
+        keep = torch.rand(len(batch["caption"])) >= self.caption_dropout
+        captions = [c if k else "" for c, k in zip(batch["caption"], keep.tolist())]
+        emb = bb.encode_text(captions)
+        noise, t, noisy = diffusion_noise(bb, latents)
+        pred = self.unet(noisy, t, encoder_hidden_states=emb, return_dict=False)[0]
+        return F.mse_loss(pred.float(), bb.training_target(latents, noise, t).float())
+
+
+def _load_or_create(cfg: BackboneTrainConfig) -> tuple[Backbone, EVEConfig]:
+    w = Path(cfg.weights)
+    if (w / CONFIG_NAME).is_file():
+        return Backbone.from_pretrained(w / "backbone"), EVEConfig.load(w)
+    if cfg.stage != "vae":
+        raise FileNotFoundError(f"{w} is not an EVE checkpoint yet: run --stage vae first")
+    bb = Backbone.from_preset(cfg.preset, seed=cfg.model_seed)
+    config = EVEConfig.from_preset(cfg.preset)
+    bb.save_pretrained(w / "backbone")
+    config.save(w)
+    return bb, config
+
+
+@torch.no_grad()
+def set_latent_scale(vae, images: torch.Tensor) -> float:
+    """Set vae.config.scaling_factor so the scaled latents of `images` ([-1, 1]) have unit std."""
+    p = next(vae.parameters())
+    z = vae.encode(images.to(p.device, p.dtype)).latent_dist.mode()
+    scale = float(1.0 / z.float().std().clamp_min(1e-6))
+    vae.register_to_config(scaling_factor=scale)
+    return scale
+
+
+def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
+    """`stream_fn(seed)` -> iterable of dict(image, caption); default: the synthetic world."""
+    bb, config = _load_or_create(cfg)
+    w = Path(cfg.weights)
+    if not cfg.output_dir:
+        cfg.output_dir = str(w.parent / "train" / f"backbone_{cfg.stage}")
+    if stream_fn is None:
+        stream_fn = lambda seed: make_stream("image", seed=seed, size=config.resolution)  # noqa: E731
+
+    def make_batches(start_step: int):
+        return batches(stream_fn(cfg.seed + 1_000_003 * start_step), cfg.batch_size)
+
+    if cfg.stage == "vae":
+        module = VAETrainingModule(bb.vae, cfg.kl_weight)
+        bb.vae.requires_grad_(True)
+        if cfg.gradient_checkpointing:
+            bb.vae.enable_gradient_checkpointing()
+
+        def export(m):
+            sample = next(make_batches(10**6))
+            scale = set_latent_scale(m.vae, uint8_to_tensor(sample["image"]))
+            m.vae.save_pretrained(w / "backbone" / "vae", safe_serialization=True)
+            _note(w, config, "vae", cfg, scaling_factor=scale)
+
+        return run_training(cfg, module, make_batches, export)
+
+    bb.vae.requires_grad_(False).eval()
+    bb.unet.requires_grad_(True)
+    bb.text_encoder.requires_grad_(cfg.train_text_encoder)
+    module = T2ITrainingModule(bb, cfg.train_text_encoder, cfg.caption_dropout)
+    if cfg.gradient_checkpointing:
+        bb.unet.enable_gradient_checkpointing()
+    frozen = [bb.vae] + ([] if cfg.train_text_encoder else [bb.text_encoder])
+
+    def export(m):
+        m.unet.save_pretrained(w / "backbone" / "unet", safe_serialization=True)
+        if cfg.train_text_encoder:
+            m.text_encoder.save_pretrained(w / "backbone" / "text_encoder", safe_serialization=True)
+        _note(w, config, "t2i", cfg)
+
+    return run_training(cfg, module, make_batches, export, frozen=frozen)
+
+
+def _note(w: Path, config: EVEConfig, part: str, cfg: TrainConfig, **extra) -> None:
+    """Record how a part was trained in eve_config.json notes."""
+    config = EVEConfig.load(w)
+    config.notes[part] = {"steps": cfg.steps, "seed": cfg.seed, "batch_size": cfg.batch_size, "lr": cfg.lr, **extra}
+    config.save(w)
+
+
+def main() -> None:
+    import tyro
+
+    print(train(tyro.cli(BackboneTrainConfig)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The full recipe for the reference `synth` model: backbone (VAE, then text-to-image), then the
+# two adapters on the frozen backbone. Every stage checkpoints and resumes: re-running this script
+# continues where it stopped (finished stages resume at their last step and only re-export).
+#
+#   ROOT=/tmp/eve_synth SEED=0 nohup bash reference/train_synth.sh > /tmp/eve_synth.log 2>&1 &
+#
+# Weights land in $ROOT/model (an EVE checkpoint), training state and loss.jsonl in $ROOT/train/.
+set -euo pipefail
+ROOT=${ROOT:-runs/synth}
+SEED=${SEED:-0}
+PY=${PY:-python}
+W="$ROOT/model"
+COMMON=(--seed "$SEED" --checkpoint-every 500 --log-every 25)
+
+$PY -m reference.train_backbone --weights "$W" --preset synth --stage vae \
+    --steps "${VAE_STEPS:-1500}" --batch-size 16 --lr 2e-4 --model-seed "$SEED" "${COMMON[@]}" "$@"
+$PY -m reference.train_backbone --weights "$W" --stage t2i \
+    --steps "${T2I_STEPS:-20000}" --batch-size 16 --lr 2e-4 "${COMMON[@]}" "$@"
+$PY -m reference.train_edit_adapter --weights "$W" \
+    --steps "${EDIT_STEPS:-20000}" --batch-size 16 --lr 1e-4 "${COMMON[@]}" "$@"
+$PY -m reference.train_video_adapter --weights "$W" \
+    --steps "${VIDEO_STEPS:-10000}" --batch-size 4 --lr 1e-4 "${COMMON[@]}" "$@"

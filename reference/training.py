@@ -1,0 +1,187 @@
+"""The shared accelerate training loop of the three entry points.
+
+Each entry point supplies a `torch.nn.Module` whose `forward(batch)` returns the loss, whose
+trainable parameters are the only ones with `requires_grad`, and an `export(module)` callback
+that writes the trained part into the EVE checkpoint (called with EMA weights swapped in).
+
+Output directory:
+  <output_dir>/loss.jsonl                     one JSON line per logged step (step, loss, lr, seconds)
+  <output_dir>/checkpoints/step_<N>/          accelerate state (model, optimizer, EMA, RNG) + trainer.json
+Resume: the newest checkpoint under <output_dir>/checkpoints is loaded when `resume` is on; the
+data stream is re-seeded with (seed, step) so the resumed run does not replay the same items.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = "runs/reference"
+    """training state: checkpoints and loss.jsonl"""
+    steps: int = 1000
+    """optimizer steps in total (including resumed ones)"""
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    lr_warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    gradient_accumulation_steps: int = 1
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    gradient_checkpointing: bool = False
+    use_ema: bool = True
+    ema_decay: float = 0.999
+    seed: int = 0
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    resume: bool = True
+    """continue from the newest checkpoint in output_dir/checkpoints"""
+    log_every: int = 10
+    cpu: bool = False
+    """force CPU even when an accelerator is present"""
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    ckpts = sorted(Path(output_dir, "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def _weight_dtype(mixed_precision: str) -> torch.dtype:
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mixed_precision, torch.float32)
+
+
+def run_training(
+    cfg: TrainConfig,
+    module: torch.nn.Module,
+    make_batches: Callable[[int], Iterator[dict]],
+    export: Callable[[torch.nn.Module], None] | None = None,
+    frozen: list[torch.nn.Module] | tuple = (),
+) -> dict:
+    """Train `module` for cfg.steps optimizer steps; returns a summary dict.
+
+    `make_batches(start_step)` returns the batch iterator (re-seeded by the caller for a resume).
+    `frozen` modules are moved to the device and, with mixed precision, cast to its dtype."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from diffusers.training_utils import EMAModel
+
+    out = Path(cfg.output_dir)
+    _release_accelerator_state()  # a previous run in this process may have used other settings
+    accelerator = Accelerator(
+        mixed_precision=cfg.mixed_precision,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        cpu=cfg.cpu,
+        project_dir=str(out),
+    )
+    set_seed(cfg.seed)
+    wdtype = _weight_dtype(cfg.mixed_precision)
+    for m in frozen:
+        m.to(accelerator.device, dtype=wdtype)
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("nothing to train: no parameter requires grad")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps > 0 else 1.0
+    )
+    module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
+    ema = None
+    if cfg.use_ema:
+        ema = EMAModel(params, decay=cfg.ema_decay)
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+
+    step = 0
+    ckpt = latest_checkpoint(out) if cfg.resume else None
+    if ckpt is not None:
+        accelerator.load_state(str(ckpt))
+        step = json.loads((ckpt / "trainer.json").read_text())["step"]
+        accelerator.print(f"resumed from {ckpt} at step {step}")
+
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    log_path = out / "loss.jsonl"
+    it = make_batches(step)
+    module.train()
+    t0 = time.time()
+    running, count, last_loss = 0.0, 0, float("nan")
+    while step < cfg.steps:
+        batch = next(it)
+        with accelerator.accumulate(module):
+            with accelerator.autocast():
+                loss = module(batch)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and cfg.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        value = accelerator.gather(loss.detach().float()).mean().item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"loss became {value} at step {step}")
+        running += value
+        count += 1
+        if accelerator.sync_gradients:
+            step += 1
+            if ema is not None:
+                ema.step(params)
+            last_loss = running / count
+            if accelerator.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps or step == 1):
+                with open(log_path, "a") as f:
+                    f.write(json.dumps({"step": step, "loss": last_loss, "lr": scheduler.get_last_lr()[0],
+                                        "seconds": round(time.time() - t0, 3)}) + "\n")
+            running, count = 0.0, 0
+            if cfg.checkpoint_every > 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                _save_checkpoint(accelerator, out, step, cfg.keep_checkpoints)
+
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(module)
+    if export is not None and accelerator.is_main_process:
+        if ema is not None:
+            ema.store(params)
+            ema.copy_to(params)
+        export(unwrapped)
+        if ema is not None:
+            ema.restore(params)
+    return {"step": step, "loss": last_loss, "seconds": time.time() - t0, "log": str(log_path)}
+
+
+def _release_accelerator_state() -> None:
+    """Forget accelerate's per-process singletons (mixed precision, accumulation) so that several
+    trainings with different settings can run in one process (the process group is kept)."""
+    try:
+        from accelerate.state import AcceleratorState, GradientState
+
+        AcceleratorState._reset_state(reset_partial_state=False)
+        GradientState._reset_state()
+    except (ImportError, AttributeError):  # pragma: no cover - private API moved
+        pass
+
+
+def _save_checkpoint(accelerator, out: Path, step: int, keep: int) -> None:
+    path = out / "checkpoints" / f"step_{step:07d}"
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / "trainer.json").write_text(json.dumps({"step": step}) + "\n")
+        ckpts = sorted((out / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+        for old in ckpts[: max(0, len(ckpts) - keep)]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def diffusion_noise(backbone, latents: torch.Tensor, generator=None):
+    """(noise, timesteps, noisy) for a DDPM training step on latents (first dim = batch)."""
+    noise = torch.randn(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
+    n = backbone.scheduler.config.num_train_timesteps
+    t = torch.randint(0, n, (latents.shape[0],), generator=generator, device=latents.device).long()
+    return noise, t, backbone.scheduler.add_noise(latents, noise, t)

@@ -1,0 +1,104 @@
+"""Reference baselines and the EVE entry as eve-bench models, on a tiny random checkpoint."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from eve_bench.models import ModelNotReadyError, load_model
+from eve_bench.models.base import EditRequest
+from eve_bench.video import Video
+from reference import weights as weights_mod
+from reference.checkpoint import EVEModel
+
+torch.set_num_threads(1)
+SPECS = ["reference.baselines:per_frame_edit", "reference.baselines:video_sdedit", "reference.baselines:plug_and_play"]
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny_eve")
+    model = EVEModel.from_preset("tiny", seed=0)
+    torch.manual_seed(5)
+    with torch.no_grad():  # non-trivial adapters, so both adapters influence the result
+        for m in (model.edit_adapter, model.video_adapter):
+            for p in m.parameters():
+                p.add_(0.02 * torch.randn_like(p))
+    model.save_pretrained(d)
+    return d
+
+
+def _request(seed=0, frames=6, h=20, w=28):
+    rng = np.random.default_rng(0)
+    video = Video(frames=rng.integers(0, 256, (frames, h, w, 3), dtype=np.uint8), fps=8.0)
+    return EditRequest(video=video, instruction="make the square blue", source_caption="a red square",
+                       target_caption="a blue square", task="texture", seed=seed)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_baseline_edit_shape_and_determinism(spec, ckpt):
+    model = load_model(spec, {"weights": str(ckpt), "steps": 3}, device="cpu")
+    req = _request(seed=7)  # 6 frames > the tiny window of 4: exercises windowing
+    out = model.edit(req)
+    assert isinstance(out, Video)
+    assert out.frames.shape == req.video.frames.shape and out.frames.dtype == np.uint8
+    assert out.fps == req.video.fps
+    again = model.edit(req)
+    assert np.array_equal(out.frames, again.frames)
+    other = model.edit(_request(seed=8))
+    assert not np.array_equal(out.frames, other.frames)
+
+
+def test_baseline_args(ckpt):
+    m = load_model("reference.baselines:video_sdedit", {"weights": str(ckpt)}, device="cpu")
+    assert m.strength == 0.75 and m.device.type == "cpu"
+    m = load_model("reference.baselines:video_sdedit", {"weights": str(ckpt), "strength": 0.5, "steps": 4,
+                                                        "guidance_scale": 3.0}, device="cpu")
+    assert (m.strength, m.steps, m.guidance_scale) == (0.5, 4, 3.0)
+    out = m.edit(_request(frames=2, h=32, w=32))
+    assert out.frames.shape == (2, 32, 32, 3)
+    with pytest.raises(ValueError):
+        load_model("reference.baselines:video_sdedit", {"weights": str(ckpt), "strength": 0.0}, device="cpu")
+
+
+def test_missing_weights_raise_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv(weights_mod.ENV_VAR, raising=False)
+    monkeypatch.setattr(weights_mod, "SHIPPED_DIR", tmp_path / "nothing_shipped")
+    for spec in SPECS:
+        with pytest.raises(ModelNotReadyError, match="weights=") as e:
+            load_model(spec, {}, device="cpu")
+        assert "train_backbone" in str(e.value)
+    with pytest.raises(ModelNotReadyError, match="eve_config.json"):
+        load_model(SPECS[0], {"weights": str(tmp_path)}, device="cpu")
+
+
+def test_missing_adapter_names_the_training_command(ckpt, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(ckpt, partial)
+    shutil.rmtree(partial / "edit_adapter")
+    with pytest.raises(ModelNotReadyError, match="train_edit_adapter"):
+        load_model("reference.baselines:plug_and_play", {"weights": str(partial)}, device="cpu")
+    # the video-only baseline still works without the edit adapter
+    out = load_model("reference.baselines:video_sdedit", {"weights": str(partial), "steps": 2}, device="cpu").edit(_request(frames=2))
+    assert out.frames.shape == (2, 20, 28, 3)
+
+
+def test_eve_student_not_ready(ckpt):
+    with pytest.raises(ModelNotReadyError, match="not available yet"):
+        load_model("reference.eve", {"weights": str(ckpt)}, device="cpu")
+
+
+def test_pixel_conditioned_sd15_format_checkpoint(tmp_path):
+    """per_frame_edit and plug_and_play on tiny weights in the public ControlNet / MotionAdapter formats."""
+    from reference.checkpoint import write_sd15_config
+    from reference.testing import write_sd15_format_dirs
+
+    write_sd15_format_dirs(tmp_path)
+    write_sd15_config(tmp_path / "eve", str(tmp_path / "sd15"), str(tmp_path / "control_v11e_ip2p"),
+                      str(tmp_path / "motion_adapter"))
+    for spec in (SPECS[0], SPECS[2]):
+        out = load_model(spec, {"weights": str(tmp_path / "eve"), "steps": 2}, device="cpu").edit(_request(frames=3))
+        assert out.frames.shape == (3, 20, 28, 3)

@@ -1,0 +1,136 @@
+"""Training entry points of the reference model on the tiny preset (seconds each)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from reference import train_backbone, train_edit_adapter, train_video_adapter
+from reference.backbone import Backbone
+from reference.checkpoint import EVEConfig, EVEModel
+from reference.data import batches
+from reference.testing import TinyClipStream, TinyEditTripletStream, TinyImageCaptionStream
+
+torch.set_num_threads(1)
+
+
+def _fixed_batch_improves(module, batch, steps=8, lr=2e-3):
+    """Loss on one fixed batch (same noise, timesteps and dropout every time) after `steps` Adam steps."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+
+    def loss():
+        torch.manual_seed(1234)
+        return module(batch)
+
+    module.train()
+    with torch.no_grad():
+        before = loss().item()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+    with torch.no_grad():
+        after = loss().item()
+    return before, after
+
+
+def test_backbone_steps_lower_loss():
+    bb = Backbone.from_preset("tiny", seed=0)
+    batch = next(batches(TinyImageCaptionStream(seed=0), 4))
+    bb.vae.requires_grad_(False)
+    bb.unet.requires_grad_(True)
+    bb.text_encoder.requires_grad_(True)
+    before, after = _fixed_batch_improves(train_backbone.T2ITrainingModule(bb, True, 0.1), batch)
+    assert after < 0.9 * before, (before, after)
+    bb.vae.requires_grad_(True)
+    before, after = _fixed_batch_improves(train_backbone.VAETrainingModule(bb.vae, 1e-6), batch)
+    assert after < 0.9 * before, (before, after)
+
+
+def test_edit_adapter_steps_lower_loss():
+    model = EVEModel.from_preset("tiny", seed=0, video=False)
+    module = train_edit_adapter.make_module(model.backbone, model.config, model.edit_adapter, 0.05)
+    assert not any(p.requires_grad for p in model.backbone.unet.parameters())
+    batch = next(batches(TinyEditTripletStream(seed=0), 4))
+    before, after = _fixed_batch_improves(module, batch)
+    assert after < 0.9 * before, (before, after)
+
+
+def test_video_adapter_steps_lower_loss():
+    model = EVEModel.from_preset("tiny", seed=0, edit=False)
+    module, _ = train_video_adapter.make_module(model.backbone, model.config, model.video_adapter)
+    trainable = [n for n, p in module.video_unet.named_parameters() if p.requires_grad]
+    assert trainable and all("motion_modules" in n for n in trainable)
+    batch = next(batches(TinyClipStream(seed=0, num_frames=4), 2))
+    before, after = _fixed_batch_improves(module, batch)
+    assert after < 0.95 * before, (before, after)
+
+
+def test_entry_points_train_checkpoint_resume_and_export(tmp_path):
+    w = tmp_path / "model"
+    common = dict(batch_size=2, checkpoint_every=2, log_every=1, lr=1e-3, ema_decay=0.9)
+    runs = [
+        (train_backbone.train, train_backbone.BackboneTrainConfig(weights=str(w), preset="tiny", stage="vae", steps=2, **common),
+         lambda s: TinyImageCaptionStream(seed=s)),
+        (train_backbone.train, train_backbone.BackboneTrainConfig(weights=str(w), preset="tiny", stage="t2i", steps=2, **common),
+         lambda s: TinyImageCaptionStream(seed=s)),
+        (train_edit_adapter.train, train_edit_adapter.EditTrainConfig(weights=str(w), steps=2, **common),
+         lambda s: TinyEditTripletStream(seed=s)),
+        (train_video_adapter.train, train_video_adapter.VideoTrainConfig(weights=str(w), steps=2, **common),
+         lambda s: TinyClipStream(seed=s, num_frames=4)),
+    ]
+    for fn, cfg, stream in runs:
+        summary = fn(cfg, stream_fn=stream)
+        assert summary["step"] == 2
+    # resume the edit adapter run: it continues from its step-2 checkpoint
+    cfg = train_edit_adapter.EditTrainConfig(weights=str(w), steps=3, **common)
+    summary = train_edit_adapter.train(cfg, stream_fn=lambda s: TinyEditTripletStream(seed=s))
+    assert summary["step"] == 3
+    log = [json.loads(line) for line in (tmp_path / "train" / "edit_adapter" / "loss.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    ckpts = sorted(p.name for p in (tmp_path / "train" / "edit_adapter" / "checkpoints").iterdir())
+    assert ckpts == ["step_0000002", "step_0000003"]
+    config = EVEConfig.load(w)
+    assert {"vae", "t2i", "edit_adapter", "video_adapter"} <= set(config.notes)
+    assert config.notes["vae"]["scaling_factor"] > 0
+    model = EVEModel.from_pretrained(w, require=("edit_adapter", "video_adapter"))
+    assert model.backbone.vae.config.scaling_factor == pytest.approx(config.notes["vae"]["scaling_factor"])
+
+
+@pytest.mark.parametrize(
+    "module,klass",
+    [
+        ("train_backbone", "BackboneTrainConfig"),
+        ("train_edit_adapter", "EditTrainConfig"),
+        ("train_video_adapter", "VideoTrainConfig"),
+    ],
+)
+def test_cli_help(module, klass, capsys):
+    import importlib
+
+    import tyro
+
+    cls = getattr(importlib.import_module(f"reference.{module}"), klass)
+    with pytest.raises(SystemExit) as e:
+        tyro.cli(cls, args=["--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--weights", "--mixed-precision", "--gradient-checkpointing", "--use-ema", "--resume", "--steps"):
+        assert flag in text
+
+
+def test_mixed_precision_and_gradient_checkpointing(tmp_path):
+    w = tmp_path / "model"
+    EVEModel.from_preset("tiny", seed=0).save_pretrained(w)
+    opts = dict(steps=1, batch_size=2, mixed_precision="bf16", gradient_checkpointing=True, use_ema=False,
+                checkpoint_every=0, log_every=1)
+    s = train_edit_adapter.train(train_edit_adapter.EditTrainConfig(weights=str(w), **opts),
+                                 stream_fn=lambda s: TinyEditTripletStream(seed=s))
+    assert s["step"] == 1 and s["loss"] == s["loss"]
+    s = train_video_adapter.train(train_video_adapter.VideoTrainConfig(weights=str(w), **opts),
+                                  stream_fn=lambda s: TinyClipStream(seed=s, num_frames=4))
+    assert s["step"] == 1 and s["loss"] == s["loss"]
+    assert EVEModel.from_pretrained(w).video_adapter.dtype == torch.float32
