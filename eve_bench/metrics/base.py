@@ -8,7 +8,7 @@ the harness so that every metric is aggregated the same way.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Sequence
 
@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 REQUIREMENTS = frozenset(
     {"source", "instruction", "source_caption", "target_caption", "ground_truth", "mask"}
 )
+
+
+def paired_frames(item: "MetricInput", other: str = "source") -> tuple[np.ndarray, np.ndarray]:
+    """(edited, other) frames of an item, which must have the same shape to be compared pixel-wise."""
+    edited, ref = item.edited.frames, getattr(item, other).frames
+    if edited.shape != ref.shape:
+        raise ValueError(f"edited {edited.shape} and {other.replace('_', ' ')} {ref.shape} differ in shape")
+    return edited, ref
 
 
 class MissingWeightsError(RuntimeError):
@@ -81,9 +89,13 @@ class Metric(ABC):
     def prepare(self) -> None:
         """Load weights before any sample is scored; raise MissingWeightsError at once if absent."""
 
-    @abstractmethod
     def compute(self, items: Sequence[MetricInput]) -> list[float]:
-        """One value per item, in order."""
+        """One value per item, in order. Metrics that gain from batching (encoders) override this;
+        the others implement `score` for a single item."""
+        return [self.score(item) for item in items]
+
+    def score(self, item: MetricInput) -> float:
+        raise NotImplementedError(f"{type(self).__name__} implements neither compute nor score")
 
     @classmethod
     def direction(cls) -> str:

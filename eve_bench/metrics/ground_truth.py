@@ -12,11 +12,11 @@ aggregates with nanmean and reports how many samples counted.
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from eve_bench.metrics.base import Metric, MetricInput
+from eve_bench.metrics.base import Metric, MetricInput, paired_frames
 from eve_bench.metrics.ssim import mean_ssim
 
 PSNR_CAP_DB = 100.0  # a perfect region (MSE 0) would be +inf and poison every mean
@@ -56,13 +56,8 @@ class GroundTruthMetric(Metric):
     higher_is_better = True
     requires = frozenset({"ground_truth", "mask"})
 
-    def compute(self, items: Sequence[MetricInput]) -> list[float]:
-        return [self._score(item) for item in items]
-
-    def _score(self, item: MetricInput) -> float:
-        edited, truth = item.edited.frames, item.ground_truth.frames
-        if edited.shape != truth.shape:
-            raise ValueError(f"edited {edited.shape} and ground truth {truth.shape} differ in shape")
+    def score(self, item: MetricInput) -> float:
+        edited, truth = paired_frames(item, "ground_truth")
         if item.mask.shape != truth.shape[:3]:
             raise ValueError(f"mask {item.mask.shape} does not match ground truth {truth.shape[:3]}")
         mask = item.mask.astype(bool)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
-from eve_bench.metrics.base import Metric, MetricInput
+from eve_bench.metrics.base import Metric, MetricInput, paired_frames
 
 
 class SourceMAE(Metric):
@@ -18,11 +16,6 @@ class SourceMAE(Metric):
         "frames, pixels and channels. A diagnostic of how much the edit changed (identity scores 0)."
     )
 
-    def compute(self, items: Sequence[MetricInput]) -> list[float]:
-        out = []
-        for item in items:
-            edited, source = item.edited.frames, item.source.frames
-            if edited.shape != source.shape:
-                raise ValueError(f"edited {edited.shape} and source {source.shape} differ in shape")
-            out.append(float(np.abs(edited.astype(np.int16) - source.astype(np.int16)).mean()))
-        return out
+    def score(self, item: MetricInput) -> float:
+        edited, source = paired_frames(item)
+        return float(np.abs(edited.astype(np.int16) - source.astype(np.int16)).mean())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import cv2
 import numpy as np
 
-from eve_bench.metrics.base import Metric, MetricInput
+from eve_bench.metrics.base import Metric, MetricInput, paired_frames
 from eve_bench.metrics.ssim import mean_ssim
 
 EDGE_BLUR_SIGMA = 1.0
@@ -43,11 +43,6 @@ class EdgeSSIM(Metric):
         "layout score high, while changed geometry, removed or added outlines, and blur score low."
     )
 
-    def compute(self, items: Sequence[MetricInput]) -> list[float]:
-        out = []
-        for item in items:
-            edited, source = item.edited.frames, item.source.frames
-            if edited.shape != source.shape:
-                raise ValueError(f"edited {edited.shape} and source {source.shape} differ in shape")
-            out.append(mean_ssim(edge_frames(edited), edge_frames(source), data_range=1.0))
-        return out
+    def score(self, item: MetricInput) -> float:
+        edited, source = paired_frames(item)
+        return mean_ssim(edge_frames(edited), edge_frames(source), data_range=1.0)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
-from eve_bench.metrics.base import Metric, MetricInput
+from eve_bench.metrics.base import Metric, MetricInput, paired_frames
 
 # Which pixels of frame t have a trustworthy match in frame t+1, after Sundaram et al. (ECCV
 # 2010), the test the reference's occlusion masks also use. Forward-backward consistency:
@@ -153,19 +153,14 @@ class WarpError(Metric):
         "Penalises edits that legitimately change shape or motion; see warp_error_self."
     )
 
-    def compute(self, items: Sequence[MetricInput]) -> list[float]:
-        out = []
-        for item in items:
+    def score(self, item: MetricInput) -> float:
+        if self.flow_from == "source":
+            edited, source = paired_frames(item)
+            motion = SOURCE_MOTION.get(source)
+        else:
             edited = item.edited.frames
-            if self.flow_from == "source":
-                source = item.source.frames
-                if source.shape != edited.shape:
-                    raise ValueError(f"edited {edited.shape} and source {source.shape} differ in shape")
-                motion = SOURCE_MOTION.get(source)
-            else:
-                motion = estimate_motion(edited)
-            out.append(warp_error(edited, motion))
-        return out
+            motion = estimate_motion(edited)
+        return warp_error(edited, motion)
 
 
 class WarpErrorSelf(WarpError):
