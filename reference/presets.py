@@ -37,98 +37,95 @@ _SCHED_ZSNR = dict(
     rescale_betas_zero_snr=True,  # the paper enforces zero-terminal SNR when training the adapters
 )
 
+_LATENT_CHANNELS = 4  # the UNet and the latent edit condition read VAE latents, so all three agree
+
+
+def _from_scratch(
+    name: str,
+    *,
+    resolution: int,
+    num_frames: int,
+    num_merges: int,
+    norm_groups: int,
+    vae_channels: tuple[int, ...],
+    unet_channels: tuple[int, ...],
+    attention_head_dim: int,
+    text_width: int,
+    text_ffn: int,
+    text_layers: int,
+    control_embedding_channels: tuple[int, ...],
+    motion_heads: int,
+    motion_max_seq_length: int,
+) -> Preset:
+    """A small SD1.5-shaped model trained from scratch. The arguments are everything that differs
+    between such presets; the wiring constraints between parts are derived here, so two presets
+    cannot drift apart on them."""
+    depth = len(unet_channels)
+    return Preset(
+        name=name,
+        resolution=resolution,
+        num_frames=num_frames,
+        num_merges=num_merges,
+        vae=dict(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * len(vae_channels),
+            up_block_types=("UpDecoderBlock2D",) * len(vae_channels),
+            block_out_channels=vae_channels,
+            layers_per_block=1,
+            latent_channels=_LATENT_CHANNELS,
+            norm_num_groups=norm_groups,
+            sample_size=resolution,
+        ),
+        unet=dict(
+            sample_size=resolution // 2 ** (len(vae_channels) - 1),  # the VAE's latent size
+            in_channels=_LATENT_CHANNELS,
+            out_channels=_LATENT_CHANNELS,
+            block_out_channels=unet_channels,
+            layers_per_block=1,
+            # cross-attention on every level but the deepest, as in SD1.5
+            down_block_types=("CrossAttnDownBlock2D",) * (depth - 1) + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * (depth - 1),
+            cross_attention_dim=text_width,
+            attention_head_dim=attention_head_dim,
+            norm_num_groups=norm_groups,
+        ),
+        text=dict(
+            hidden_size=text_width,
+            intermediate_size=text_ffn,
+            num_attention_heads=4,
+            num_hidden_layers=text_layers,
+            max_position_embeddings=77,
+        ),
+        scheduler=dict(_SCHED_ZSNR),
+        edit=dict(
+            condition="latent",
+            conditioning_channels=_LATENT_CHANNELS,
+            conditioning_embedding_out_channels=control_embedding_channels,
+        ),
+        motion=dict(
+            block_out_channels=unet_channels,  # a MotionAdapter must match its UNet's levels
+            motion_layers_per_block=1,
+            motion_norm_num_groups=norm_groups,
+            motion_num_attention_heads=motion_heads,
+            motion_max_seq_length=motion_max_seq_length,
+            use_motion_mid_block=False,
+        ),
+    )
+
+
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset(
-        name="tiny",
-        resolution=32,
-        num_frames=4,
-        num_merges=2000,
-        vae=dict(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 3,
-            up_block_types=("UpDecoderBlock2D",) * 3,
-            block_out_channels=(16, 32, 32),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=8,
-            sample_size=32,
-        ),
-        unet=dict(
-            sample_size=8,
-            in_channels=4,
-            out_channels=4,
-            block_out_channels=(32, 64),
-            layers_per_block=1,
-            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-            cross_attention_dim=32,
-            attention_head_dim=8,
-            norm_num_groups=8,
-        ),
-        text=dict(
-            hidden_size=32,
-            intermediate_size=64,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            max_position_embeddings=77,
-        ),
-        scheduler=dict(_SCHED_ZSNR),
-        edit=dict(condition="latent", conditioning_channels=4, conditioning_embedding_out_channels=(16,)),
-        motion=dict(
-            block_out_channels=(32, 64),
-            motion_layers_per_block=1,
-            motion_norm_num_groups=8,
-            motion_num_attention_heads=2,
-            motion_max_seq_length=8,
-            use_motion_mid_block=False,
-        ),
+    "tiny": _from_scratch(
+        "tiny", resolution=32, num_frames=4, num_merges=2000, norm_groups=8,
+        vae_channels=(16, 32, 32), unet_channels=(32, 64), attention_head_dim=8,
+        text_width=32, text_ffn=64, text_layers=2,
+        control_embedding_channels=(16,), motion_heads=2, motion_max_seq_length=8,
     ),
-    "synth": Preset(
-        name="synth",
-        resolution=64,
-        num_frames=8,
-        num_merges=4000,
-        vae=dict(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 3,
-            up_block_types=("UpDecoderBlock2D",) * 3,
-            block_out_channels=(32, 64, 64),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=16,
-            sample_size=64,
-        ),
-        unet=dict(
-            sample_size=16,
-            in_channels=4,
-            out_channels=4,
-            block_out_channels=(32, 64, 128),
-            layers_per_block=1,
-            down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-            cross_attention_dim=64,
-            attention_head_dim=16,
-            norm_num_groups=16,
-        ),
-        text=dict(
-            hidden_size=64,
-            intermediate_size=256,
-            num_attention_heads=4,
-            num_hidden_layers=3,
-            max_position_embeddings=77,
-        ),
-        scheduler=dict(_SCHED_ZSNR),
-        edit=dict(condition="latent", conditioning_channels=4, conditioning_embedding_out_channels=(32,)),
-        motion=dict(
-            block_out_channels=(32, 64, 128),
-            motion_layers_per_block=1,
-            motion_norm_num_groups=16,
-            motion_num_attention_heads=4,
-            motion_max_seq_length=16,
-            use_motion_mid_block=False,
-        ),
+    "synth": _from_scratch(
+        "synth", resolution=64, num_frames=8, num_merges=4000, norm_groups=16,
+        vae_channels=(32, 64, 64), unet_channels=(32, 64, 128), attention_head_dim=16,
+        text_width=64, text_ffn=256, text_layers=3,
+        control_embedding_channels=(32,), motion_heads=4, motion_max_seq_length=16,
     ),
     # SD1.5: architecture comes from the local diffusers directories; the public adapters are
     # lllyasviel/control_v11e_sd15_ip2p (pixel-conditioned ControlNet, images in [0, 1]) and

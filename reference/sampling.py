@@ -80,6 +80,23 @@ def _cfg3(out: torch.Tensor, n: int, s_txt: float, s_img: float) -> torch.Tensor
     return uncond + s_img * (img_only - uncond) + s_txt * (full - img_only)
 
 
+def _edit_conditioning(model, frames: torch.Tensor, instruction: str, target_caption: str, task: str | None):
+    """ControlNet inputs for 3-way CFG over N frames, in `_cfg3`'s order (image + text, image only,
+    neither): (image condition (3N, ...), instruction embeddings (3N, L, D), caption embedding
+    (1, L, D), empty-text embedding (1, L, D)). The caption embeddings are left for the caller to
+    lay out because the per-frame UNet and the motion UNet batch them differently."""
+    if model.edit_adapter is None:
+        raise RuntimeError("this checkpoint has no edit adapter (train it: python -m reference.train_edit_adapter)")
+    bb, cfg = model.backbone, model.config
+    n = frames.shape[0]
+    cond = edit_condition(bb, frames.to(bb.device, bb.dtype), cfg.edit_condition)
+    cond3 = torch.cat([cond, cond, torch.zeros_like(cond)])
+    instr = instruction_text(instruction, task, cfg.task_label)
+    txt = _embed(model, [instr, "", target_caption or ""])
+    instr_emb = torch.cat([txt[0:1].expand(n, -1, -1), txt[1:2].expand(2 * n, -1, -1)])
+    return cond3, instr_emb, txt[2:3], txt[1:2]
+
+
 # ---------------------------------------------------------------------- edit teacher
 @torch.no_grad()
 def edit_frames(
@@ -94,16 +111,10 @@ def edit_frames(
     image_guidance_scale: float = 1.5,
 ) -> torch.Tensor:
     """Edit each [-1, 1] frame (N, 3, R, R) independently; returns scaled latents (N, C, h, w)."""
-    if model.edit_adapter is None:
-        raise RuntimeError("this checkpoint has no edit adapter (train it: python -m reference.train_edit_adapter)")
-    bb, cn, cfg = model.backbone, model.edit_adapter, model.config
+    cond3, instr_emb, caption, empty = _edit_conditioning(model, frames, instruction, target_caption, task)
+    bb, cn = model.backbone, model.edit_adapter
     n = frames.shape[0]
-    cond = edit_condition(bb, frames.to(bb.device, bb.dtype), cfg.edit_condition)
-    cond3 = torch.cat([cond, cond, torch.zeros_like(cond)])
-    instr = instruction_text(instruction, task, cfg.task_label)
-    txt = _embed(model, [instr, "", target_caption or ""])
-    instr_emb = torch.cat([txt[0:1].expand(n, -1, -1), txt[1:2].expand(2 * n, -1, -1)])
-    cap_emb = torch.cat([txt[2:3].expand(n, -1, -1), txt[1:2].expand(2 * n, -1, -1)])
+    cap_emb = torch.cat([caption.expand(n, -1, -1), empty.expand(2 * n, -1, -1)])
 
     def denoise(x, t):
         x3 = torch.cat([x, x, x])
@@ -180,21 +191,15 @@ def plug_and_play(
     """One window: motion UNet (output caption) + per-frame ControlNet (input frames, instruction),
     3-way CFG; returns latents (1, C, F, h, w). `first_frame`: clean latent of the (already edited)
     first frame when the video adapter is first-frame conditioned."""
-    if model.edit_adapter is None:
-        raise RuntimeError("this checkpoint has no edit adapter (train it: python -m reference.train_edit_adapter)")
-    bb, cn, cfg = model.backbone, model.edit_adapter, model.config
+    cond3, instr_emb, caption, empty = _edit_conditioning(model, frames, instruction, target_caption, task)
+    bb, cn = model.backbone, model.edit_adapter
     vu = model.video_unet
     f = frames.shape[0]
-    cond = edit_condition(bb, frames.to(bb.device, bb.dtype), cfg.edit_condition)
-    cond3 = torch.cat([cond, cond, torch.zeros_like(cond)])  # (3F, ...), clip-major
-    instr = instruction_text(instruction, task, cfg.task_label)
-    txt = _embed(model, [instr, "", target_caption or ""])
-    instr_emb = torch.cat([txt[0:1].expand(f, -1, -1), txt[1:2].expand(2 * f, -1, -1)])
-    cap_emb = torch.cat([txt[2:3], txt[1:2], txt[1:2]])  # per clip; repeated per frame in motion_forward
+    cap_emb = torch.cat([caption, empty, empty])  # per clip; repeated per frame in motion_forward
 
     def denoise(x, t):
         x3 = torch.cat([x, x, x])  # (3, C, F, h, w)
-        per_frame = frames_to_batch(x3)
+        per_frame = frames_to_batch(x3)  # (3F, ...) clip-major, the layout of cond3 and instr_emb
         down, mid = controlnet_residuals(cn, per_frame, t.repeat(3 * f).to(x.device), instr_emb, cond3)
         out = motion_forward(vu, x3, t.repeat(3).to(x.device), cap_emb, down, mid)
         return _cfg3(out, 1, guidance_scale, image_guidance_scale)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from reference.backbone import Backbone
 from reference.checkpoint import CONFIG_NAME, EVEConfig
 from reference.data import batches, make_stream, uint8_to_tensor
-from reference.training import TrainConfig, diffusion_noise, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
 
 
 @dataclass
@@ -56,26 +56,20 @@ class VAETrainingModule(torch.nn.Module):
         return F.mse_loss(rec.float(), x.float()) + self.kl_weight * post.kl().mean()
 
 
-class T2ITrainingModule(torch.nn.Module):
+class T2ITrainingModule(FrozenBackboneLoss):
     """Text-to-image diffusion loss; the UNet (and optionally the text encoder) are trained."""
 
     def __init__(self, backbone: Backbone, train_text_encoder: bool = True, caption_dropout: float = 0.1):
-        super().__init__()
+        super().__init__(backbone)
         self.unet = backbone.unet
         if train_text_encoder:
             self.text_encoder = backbone.text_encoder
-        self._backbone = [backbone]  # not registered: frozen parts stay out of the training state
         self.caption_dropout = caption_dropout
-
-    @property
-    def backbone(self) -> Backbone:
-        return self._backbone[0]
 
     def forward(self, batch: dict) -> torch.Tensor:
         bb = self.backbone
-        device = next(self.unet.parameters()).device
         with torch.no_grad():
-            latents = bb.encode_images(uint8_to_tensor(batch["image"]).to(device), sample=True).float()
+            latents = bb.encode_images(uint8_to_tensor(batch["image"]).to(self.device), sample=True).float()
         keep = torch.rand(len(batch["caption"])) >= self.caption_dropout
         captions = [c if k else "" for c, k in zip(batch["caption"], keep.tolist())]
         emb = bb.encode_text(captions)

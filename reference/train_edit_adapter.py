@@ -21,7 +21,7 @@ from reference.checkpoint import EVEConfig
 from reference.data import batches, make_stream, uint8_to_tensor
 from reference.edit_adapter import build_edit_adapter, condition_dropout_masks, edit_condition, edit_forward, instruction_text
 from reference.presets import get_preset
-from reference.training import TrainConfig, diffusion_noise, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
 
 
 @dataclass
@@ -38,22 +38,17 @@ class EditTrainConfig(TrainConfig):
     """training state; default <weights>/../train/edit_adapter"""
 
 
-class EditTrainingModule(torch.nn.Module):
+class EditTrainingModule(FrozenBackboneLoss):
     def __init__(self, backbone: Backbone, controlnet, condition: str, task_label: bool, condition_dropout: float):
-        super().__init__()
+        super().__init__(backbone)
         self.controlnet = controlnet
-        self._backbone = [backbone]
         self.condition = condition
         self.task_label = task_label
         self.condition_dropout = condition_dropout
 
-    @property
-    def backbone(self) -> Backbone:
-        return self._backbone[0]
-
     def forward(self, batch: dict) -> torch.Tensor:
         bb = self.backbone
-        device = next(self.controlnet.parameters()).device
+        device = self.device
         n = len(batch["instruction"])
         drop_text, drop_image = condition_dropout_masks(n, self.condition_dropout)
         instr = [

@@ -20,7 +20,7 @@ from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig
 from reference.data import batches, make_stream, uint8_to_tensor
 from reference.presets import get_preset
-from reference.training import TrainConfig, diffusion_noise, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
 from reference.video_adapter import (
     build_motion_adapter,
     build_video_unet,
@@ -46,23 +46,18 @@ class VideoTrainConfig(TrainConfig):
     """training state; default <weights>/../train/video_adapter"""
 
 
-class VideoTrainingModule(torch.nn.Module):
+class VideoTrainingModule(FrozenBackboneLoss):
     def __init__(self, backbone: Backbone, video_unet, first_frame_conditioning: bool,
                  first_frame_dropout: float = 0.25, caption_dropout: float = 0.1):
-        super().__init__()
+        super().__init__(backbone)
         self.video_unet = video_unet
-        self._backbone = [backbone]
         self.first_frame_conditioning = first_frame_conditioning
         self.first_frame_dropout = first_frame_dropout
         self.caption_dropout = caption_dropout
 
-    @property
-    def backbone(self) -> Backbone:
-        return self._backbone[0]
-
     def forward(self, batch: dict) -> torch.Tensor:
         bb = self.backbone
-        device = next(self.video_unet.parameters()).device
+        device = self.device
         video = uint8_to_tensor(batch["video"])  # (B, T, 3, H, W)
         b, f = video.shape[:2]
         with torch.no_grad():

@@ -20,9 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
+
+if TYPE_CHECKING:
+    from reference.backbone import Backbone
 
 
 @dataclass
@@ -177,6 +180,26 @@ def _save_checkpoint(accelerator, out: Path, step: int, keep: int) -> None:
         ckpts = sorted((out / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
         for old in ckpts[: max(0, len(ckpts) - keep)]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+class FrozenBackboneLoss(torch.nn.Module):
+    """Base of the losses that train parts on top of a frozen backbone (t2i, edit and video adapters).
+
+    The backbone is held in a list so that it is not registered: its weights stay out of the
+    accelerate checkpoint, the EMA and the optimizer, and the trained parts keep their state-dict keys."""
+
+    def __init__(self, backbone: Backbone):
+        super().__init__()
+        self._backbone = [backbone]
+
+    @property
+    def backbone(self) -> Backbone:
+        return self._backbone[0]
+
+    @property
+    def device(self) -> torch.device:
+        """Where accelerate placed the trained parts; batches are moved there."""
+        return next(self.parameters()).device
 
 
 def diffusion_noise(backbone, latents: torch.Tensor, generator=None):
