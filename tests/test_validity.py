@@ -56,3 +56,42 @@ def test_write_report_files(tmp_path, monkeypatch):
     md = paths[0].read_text()
     assert "| warp_error |" in md and "Spearman" in md
     assert paths[2].stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def text_rows():
+    """Text-alignment and consistency metrics through the synth suite's shipped encoders."""
+    from dataclasses import replace
+
+    import eve_bench.validity as validity
+    from eve_bench.metrics import MetricOptions
+    from eve_bench.weights import SYNTH_CLIP_DIR, SYNTH_VICLIP_DIR
+
+    keep = {"ground_truth", "identity", "shuffled", "noise_48", "flicker_30"}
+    variants = tuple(v for v in validity.VARIANTS if v.name in keep)
+    options = MetricOptions(clip_model=str(SYNTH_CLIP_DIR), viclip_model=str(SYNTH_VICLIP_DIR))
+    original = validity.VARIANTS
+    validity.VARIANTS = variants
+    try:
+        rows, skipped = score_variants(n_videos=1, options=options,
+                                       metric_names=["clip_text", "clip_frame", "viclip_out", "clip_frame_consecutive"])
+    finally:
+        validity.VARIANTS = original
+    assert not skipped
+    return rows
+
+
+def test_ground_truth_beats_identity_on_text_metrics(text_rows):
+    for metric in ("clip_text", "viclip_out"):
+        assert _mean(text_rows, "ground_truth", metric) > _mean(text_rows, "identity", metric), metric
+
+
+def test_clip_consistency_orderings(text_rows):
+    frame = {v: _mean(text_rows, v, "clip_frame") for v in ("identity", "ground_truth", "shuffled", "noise_48", "flicker_30")}
+    # Identity beats temporally degraded outputs ...
+    assert frame["identity"] > max(frame["noise_48"], frame["flicker_30"])
+    # ... but CLIP-F averages all ordered frame pairs, so it cannot see frame order at all:
+    assert frame["shuffled"] == pytest.approx(frame["ground_truth"], abs=1e-6)
+    # while the consecutive-pairs variant can.
+    consecutive = {v: _mean(text_rows, v, "clip_frame_consecutive") for v in ("ground_truth", "shuffled")}
+    assert consecutive["shuffled"] < consecutive["ground_truth"]

@@ -124,6 +124,7 @@ class ClipEncoder:
         major = int(transformers.__version__.split(".")[0])
         pil_backend = {"backend": "pil"} if major >= 5 else {"use_fast": False}
         message = missing or (lambda part, why: why)
+        transformers.utils.logging.disable_progress_bar()  # the harness draws its own progress bar
         try:
             model = CLIPModel.from_pretrained(model_dir)
         except OSError as e:  # no config or weights file

@@ -87,7 +87,7 @@ class ViCLIPOut(_ViCLIPMetric):
     requires = frozenset({"target_caption"})
     definition = (
         "Cosine between the ViCLIP embedding of the edited video (8 frames) and that of the target "
-        "caption (32 BPE tokens), raw in [-1, 1] (EditVerse prints x100). EVE's ViCLIP_out."
+        "caption (32 BPE tokens for the public checkpoint; the loaded model's context length in general), raw in [-1, 1] (EditVerse prints x100). EVE's ViCLIP_out."
     )
 
     def compute(self, items: Sequence[MetricInput]) -> list[float]:

@@ -27,15 +27,19 @@ from eve_bench.synth.render import render_scene
 from eve_bench.synth.scene import Scene, sample_scene
 from eve_bench.synth.tasks import TASKS, Edit
 from eve_bench.video import Video
+from eve_bench.weights import SYNTH_CLIP_DIR, SYNTH_VICLIP_DIR
 
 SUITE_VERSION = "1"  # bump whenever any change to this package changes a caption or a pixel
 SEED_TAG = 0  # first word of every evaluation seed; the training streams use other tags
 FPS = 8.0
 DEFAULTS = {"n_videos": 40, "seed": 0, "num_frames": 16, "size": 64}
 GROUP = "synth"
-# Ground truth first (what the suite exists for), then weight-free temporal and structure metrics.
+# Ground truth first (what the suite exists for), then text alignment and consistency through the
+# small encoders shipped for this suite, then weight-free temporal and structure metrics.
 SYNTH_DEFAULT_METRICS = (
-    "gt_psnr_in", "gt_psnr_out", "gt_ssim_in", "gt_ssim_out", "warp_error", "edge_ssim", "source_mae",
+    "gt_psnr_in", "gt_psnr_out", "gt_ssim_in", "gt_ssim_out",
+    "clip_text", "clip_frame", "clip_dir", "viclip_out", "viclip_dir",
+    "warp_error", "edge_ssim", "source_mae",
 )
 
 
@@ -99,6 +103,7 @@ def load_synth(data: str | None = None, **suite_args) -> Suite:
         default_metrics=SYNTH_DEFAULT_METRICS,
         description="Procedural videos with exact ground-truth edits and edit masks for the seven TGVE+ tasks.",
         info={"generator": "eve_bench.synth", **args, "fps": FPS},
+        metric_defaults={"clip_model": str(SYNTH_CLIP_DIR), "viclip_model": str(SYNTH_VICLIP_DIR)},
     )
 
 

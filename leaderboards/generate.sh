@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Regenerates every leaderboard in this folder from runs made with the commands below.
+# Usage (from the repo root): bash leaderboards/generate.sh [RUNS_DIR]
+# Runs are resumable: re-running skips finished samples. Add a model by adding its run here.
+set -euo pipefail
+RUNS=${1:-runs/leaderboards}
+
+# synth: the full suite (40 videos x 7 tasks), no data or weights to download.
+eve-bench run --model identity --suite synth --out "$RUNS/synth/identity" --quiet
+eve-bench leaderboard "$RUNS/synth/identity" --out leaderboards/synth \
+  --title "eve-bench leaderboard: synth (40 videos x 7 tasks, ground truth)"
+
+# tgve: only where the TGVE videos are present (../shared holds 12 of the 76 on the project's
+# machines); weight-free metrics unless real CLIP / PickScore / ViCLIP weights are supplied.
+if [ -d ../shared/data/tgve ]; then
+  eve-bench run --model identity --suite tgve --data ../shared/data/tgve --skip-missing \
+    --out "$RUNS/tgve-shared/identity" --quiet
+  eve-bench leaderboard "$RUNS/tgve-shared/identity" --out leaderboards/tgve-shared \
+    --title "eve-bench leaderboard: TGVE, the 12 clips in ../shared (weight-free metrics)"
+fi
