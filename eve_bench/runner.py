@@ -322,27 +322,33 @@ def _new_record(sample: Sample, key: str, seed: int | None) -> SampleRecord:
     )
 
 
-def _prepared_metrics(requested: list[str] | None, suite: Suite, options: MetricOptions) -> tuple[list[Metric], dict]:
-    """Build and prepare metrics before any model runs.
-
-    Metrics named explicitly must all load: missing weights raise at once. A suite's defaults may
-    include metrics whose weights a machine lacks (real CLIP on TGVE); those are skipped with a
-    warning and listed under `skipped_metrics` in the summary, so the run stays useful and says
-    plainly what it did not compute.
-    """
+def prepare_metrics(names: list[str], suite: Suite, options: MetricOptions, strict: bool) -> tuple[list[Metric], dict]:
+    """Build and prepare metrics (weights load here, before any model runs), with the suite's
+    metric defaults filling options the user left unset. strict: missing weights raise at once;
+    otherwise such metrics are skipped and returned as {name: reason}."""
     defaults = {k: v for k, v in suite.metric_defaults.items() if getattr(options, k) is None}
     options = dataclasses.replace(options, **defaults)
     metrics, skipped = [], {}
-    for metric in build_metrics(requested or list(suite.default_metrics), options):
+    for metric in build_metrics(names, options):
         try:
             metric.prepare()
         except MissingWeightsError as e:
-            if requested:
+            if strict:
                 raise
             skipped[metric.name] = str(e)
-            print(f"eve-bench: warning: skipping default metric {metric.name}: {e}", file=sys.stderr)
             continue
         metrics.append(metric)
+    return metrics, skipped
+
+
+def _prepared_metrics(requested: list[str] | None, suite: Suite, options: MetricOptions) -> tuple[list[Metric], dict]:
+    """Metrics named explicitly must all load. A suite's defaults may include metrics whose weights
+    a machine lacks (real CLIP on TGVE); those are skipped with a warning and listed under
+    `skipped_metrics` in the summary, so the run stays useful and says plainly what it did not
+    compute."""
+    metrics, skipped = prepare_metrics(requested or list(suite.default_metrics), suite, options, strict=bool(requested))
+    for name, reason in skipped.items():
+        print(f"eve-bench: warning: skipping default metric {name}: {reason}", file=sys.stderr)
     return metrics, skipped
 
 

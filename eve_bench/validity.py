@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from eve_bench.metrics import METRICS, MetricInput, MetricOptions, MissingWeightsError
+from eve_bench.metrics import METRICS, MetricInput, MetricOptions
 from eve_bench.video import Video, atomic_write_text
 
 REFERENCES = ("gt_psnr_in", "gt_ssim_in", "gt_psnr_out", "gt_ssim_out")
@@ -78,18 +78,12 @@ def score_variants(
 ) -> tuple[list[dict], dict]:
     """One row per (sample, variant) with each metric's value (default: every registered metric
     whose weights load), and the metrics skipped for missing weights."""
+    from eve_bench.runner import prepare_metrics
     from eve_bench.synth.suite import load_synth
 
     suite = load_synth(n_videos=n_videos)
-    metrics, skipped = [], {}
-    for name in sorted(set(metric_names or METRICS.names()) | set(REFERENCES)):
-        metric = METRICS.get(name)(options)
-        try:
-            metric.prepare()
-        except MissingWeightsError as e:
-            skipped[name] = str(e).splitlines()[0]
-            continue
-        metrics.append(metric)
+    names = sorted(set(metric_names or METRICS.names()) | set(REFERENCES))
+    metrics, skipped = prepare_metrics(names, suite, options or MetricOptions(), strict=False)
     by_video: dict[str, dict] = {}
     for s in suite.samples:
         by_video.setdefault(s.video_id, {})[s.task] = s
@@ -170,7 +164,7 @@ def render_markdown(corr: dict, rows: list[dict], skipped: dict, command: str) -
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     if skipped:
         lines += ["", "Not measured here (weights missing on the machine that generated this file):", ""]
-        lines += [f"- `{m}`: {reason}" for m, reason in skipped.items()]
+        lines += [f"- `{m}`: {reason.split(' (')[0]}" for m, reason in skipped.items()]
     lines += ["", "Mean metric value per output kind:", "",
               "| output | " + " | ".join(corr) + " |", "|---|" + "---|" * len(corr)]
     for v in VARIANTS:

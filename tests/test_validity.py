@@ -61,19 +61,14 @@ def test_write_report_files(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def text_rows():
     """Text-alignment and consistency metrics through the synth suite's shipped encoders."""
-    from dataclasses import replace
-
     import eve_bench.validity as validity
-    from eve_bench.metrics import MetricOptions
-    from eve_bench.weights import SYNTH_CLIP_DIR, SYNTH_VICLIP_DIR
 
     keep = {"ground_truth", "identity", "shuffled", "noise_48", "flicker_30"}
     variants = tuple(v for v in validity.VARIANTS if v.name in keep)
-    options = MetricOptions(clip_model=str(SYNTH_CLIP_DIR), viclip_model=str(SYNTH_VICLIP_DIR))
     original = validity.VARIANTS
     validity.VARIANTS = variants
-    try:
-        rows, skipped = score_variants(n_videos=1, options=options,
+    try:  # the synth suite's shipped encoders are the defaults
+        rows, skipped = score_variants(n_videos=1,
                                        metric_names=["clip_text", "clip_frame", "viclip_out", "clip_frame_consecutive"])
     finally:
         validity.VARIANTS = original
