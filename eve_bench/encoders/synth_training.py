@@ -354,11 +354,15 @@ def train_clip(cfg: ClipTrainConfig) -> dict:
 
     summary = _fit(model, cfg, _clip_batches(cfg, ClipPixels(out, exact=False), tokenizer), step_loss, scale_of,
                    out / "train_log.jsonl" if cfg.write_report else None)
-    dtype = getattr(torch, cfg.save_dtype)
-    model.to(dtype).save_pretrained(out)
+    return _export(model, cfg, out, "clip", summary, evaluate_clip)
+
+
+def _export(model, cfg, out: Path, kind: str, summary: dict, evaluate) -> dict:
+    """Save the trained weights, then evaluate them through the harness loader and write the report."""
+    model.to(getattr(torch, cfg.save_dtype)).save_pretrained(out)
     summary.update(parameters=_param_count(model), **_file_mb(out))
-    summary["eval"] = evaluate_clip(out, n=cfg.eval_items, seed=cfg.eval_seed)
-    _finish(cfg, "clip", summary)
+    summary["eval"] = evaluate(out, n=cfg.eval_items, seed=cfg.eval_seed)
+    _finish(cfg, kind, summary)
     return summary
 
 
@@ -463,11 +467,7 @@ def train_viclip(cfg: ViclipTrainConfig) -> dict:
 
     summary = _fit(model, cfg, _viclip_batches(cfg, model.config), step_loss, scale_of,
                    out / "train_log.jsonl" if cfg.write_report else None)
-    model.to(getattr(torch, cfg.save_dtype)).save_pretrained(out)
-    summary.update(parameters=_param_count(model), **_file_mb(out))
-    summary["eval"] = evaluate_viclip(out, n=cfg.eval_items, seed=cfg.eval_seed)
-    _finish(cfg, "viclip", summary)
-    return summary
+    return _export(model, cfg, out, "viclip", summary, evaluate_viclip)
 
 
 def evaluate_viclip(weights_dir: str | os.PathLike, n: int = 100, seed: int = 0) -> dict:
