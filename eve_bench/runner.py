@@ -12,6 +12,7 @@ whose record matches and whose frames are on disk, without loading the model.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import random
@@ -82,8 +83,12 @@ def sample_seed(seed: int, sample: Sample) -> int:
     return int(hashlib.sha256(f"{seed}/{sample.key}".encode()).hexdigest()[:8], 16)
 
 
+@functools.lru_cache(maxsize=None)
 def model_version(spec: str) -> str:
-    """Version of the installed distribution that provides the model's top-level package."""
+    """Version of the installed distribution that provides the model's top-level package.
+
+    Cached: scanning the installed distributions takes a fraction of a second, once per sample
+    otherwise."""
     import importlib.metadata as md
 
     import eve_bench
