@@ -307,6 +307,19 @@ class ClipPixels:
         return (x / 255.0 - self.mean) / self.std
 
 
+def _mixed_batch(pairs: Iterator[dict], singles: Iterator[dict], n_pairs: int, batch_size: int, key: str) -> tuple[list, list[str]]:
+    """Media and captions of one batch: n_pairs edited (source, target) pairs, so the encoder learns
+    what edits change, then plain items (`key`: "image" or "video") up to batch_size."""
+    media, texts = [], []
+    for p in islice(pairs, n_pairs):
+        media += [p["source"], p["target"]]
+        texts += [p["source_caption"], p["target_caption"]]
+    for x in islice(singles, batch_size - 2 * n_pairs):
+        media.append(x[key])
+        texts.append(x["caption"])
+    return media, texts
+
+
 def _clip_batches(cfg: ClipTrainConfig, pixels: ClipPixels, tokenizer) -> Iterator[dict]:
     from eve_bench.synth.streams import EditTripletStream, ImageCaptionStream
 
@@ -314,13 +327,7 @@ def _clip_batches(cfg: ClipTrainConfig, pixels: ClipPixels, tokenizer) -> Iterat
     triplets = iter(EditTripletStream(seed=cfg.seed, size=64, split="train"))
     n_trip = int(round(cfg.batch_size * cfg.triplet_fraction / 2))
     while True:
-        frames, texts = [], []
-        for t in islice(triplets, n_trip):
-            frames += [t["source"], t["target"]]
-            texts += [t["source_caption"], t["target_caption"]]
-        for x in islice(images, cfg.batch_size - 2 * n_trip):
-            frames.append(x["image"])
-            texts.append(x["caption"])
+        frames, texts = _mixed_batch(triplets, images, n_trip, cfg.batch_size, "image")
         tokens = tokenizer(texts, padding=True, truncation=True, max_length=77, return_tensors="pt")
         yield {"pixel_values": pixels(frames), **tokens}
 
@@ -438,13 +445,7 @@ def _viclip_batches(cfg: ViclipTrainConfig, config) -> Iterator[dict]:
     pairs = _edited_clip_pairs(cfg.seed, cfg.num_frames)
     n_pairs = int(round(cfg.batch_size * cfg.edit_fraction / 2))
     while True:
-        videos, texts = [], []
-        for x in islice(pairs, n_pairs):
-            videos += [x["source"], x["target"]]
-            texts += [x["source_caption"], x["target_caption"]]
-        for x in islice(clips, cfg.batch_size - 2 * n_pairs):
-            videos.append(x["video"])
-            texts.append(x["caption"])
+        videos, texts = _mixed_batch(pairs, clips, n_pairs, cfg.batch_size, "video")
         yield {"video": torch.stack([preprocess(v, config) for v in videos]),
                "tokens": _viclip_tokens(texts, config.context_length)}
 
