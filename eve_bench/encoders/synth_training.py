@@ -69,15 +69,9 @@ class _Common:
     """Stop early after this much training time (the report then gives the steps actually run)."""
     write_report: bool = True
     """Write TRAINING.md (the command, settings and measured results) beside the weights."""
-
-
-@dataclass
-class ClipTrainConfig(_Common):
-    out_dir: Path = SYNTH_CLIP_DIR
-    steps: int = 2500
-    batch_size: int = 64
+    # Both encoders share these shapes: 64 px frames (the suite's size), a narrow vision tower and
+    # a small text tower.
     image_size: int = 64
-    patch_size: int = 8
     vision_width: int = 96
     vision_layers: int = 4
     vision_heads: int = 4
@@ -85,6 +79,13 @@ class ClipTrainConfig(_Common):
     """The 49408 x text_width token table dominates the file size."""
     text_layers: int = 2
     text_heads: int = 2
+
+
+@dataclass
+class ClipTrainConfig(_Common):
+    out_dir: Path = SYNTH_CLIP_DIR
+    steps: int = 2500
+    patch_size: int = 8
     projection_dim: int = 64
     triplet_fraction: float = 0.5
     """Share of each batch made of edit triplets (source with its caption and target with its
@@ -97,19 +98,12 @@ class ViclipTrainConfig(_Common):
     batch_size: int = 48
     steps: int = 1000
     warmup: int = 80
-    image_size: int = 64
     patch_size: int = 16
     num_frames: int = 8
-    vision_width: int = 96
-    vision_layers: int = 4
-    vision_heads: int = 4
     embed_dim: int = 64
     context_length: int = 64
     """BPE tokens per caption; the real ViCLIP's 32 would cut a third of the synthetic captions
     (up to 46 tokens with three moving objects) before their background."""
-    text_width: int = 64
-    text_layers: int = 2
-    text_heads: int = 2
     edit_fraction: float = 0.5
     """Share of each batch made of edited clip pairs: a training clip with its caption and the same
     clip edited by one of the suite's seven tasks (style, object, background, ...) with the target
