@@ -10,6 +10,7 @@ import csv
 import io
 from pathlib import Path
 
+from eve_bench.figures import new_figure, save_png
 from eve_bench.results import load_summary
 from eve_bench.video import atomic_write_text
 
@@ -92,17 +93,13 @@ def render_csv(rows: list[dict]) -> str:
 
 
 def render_plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [n for n in _metric_names(rows) if any(r["overall"].get(n) is not None for r in rows)]
     if not names:
         return
     cols = min(3, len(names))
     nrows = -(-len(names) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 0.5 + 0.45 * len(rows) * nrows + 0.6 * nrows), squeeze=False)
+    fig = new_figure(figsize=(4.2 * cols, 0.5 + 0.45 * len(rows) * nrows + 0.6 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names):
         values = [r["overall"].get(name) or 0.0 for r in rows]
         colors = ["#999999" if r["reference"] else "#3b6ea8" for r in rows]
@@ -113,11 +110,7 @@ def render_plot(rows: list[dict], path: Path) -> None:
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path, dpi=110)
 
 
 def write_leaderboard(run_dirs: list[str | Path], out: str | Path, title: str | None = None) -> list[Path]:

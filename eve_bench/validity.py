@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from eve_bench.figures import new_figure, save_png
 from eve_bench.metrics import METRICS, MetricInput, MetricOptions
 from eve_bench.video import Video, atomic_write_text
 
@@ -174,15 +175,11 @@ def render_markdown(corr: dict, rows: list[dict], skipped: dict, command: str) -
 
 
 def render_heatmap(corr: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     metrics = list(corr)
     grid = np.array([[(_direction_sign(m) * (corr[m][r]["within"] if corr[m][r]["within"] is not None else np.nan))
                       for r in REFERENCES] for m in metrics])
-    fig, ax = plt.subplots(figsize=(1.6 * len(REFERENCES) + 2.5, 0.45 * len(metrics) + 1.5))
+    fig = new_figure(figsize=(1.6 * len(REFERENCES) + 2.5, 0.45 * len(metrics) + 1.5))
+    ax = fig.subplots()
     im = ax.imshow(grid, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(len(REFERENCES)), REFERENCES, rotation=20)
     ax.set_yticks(range(len(metrics)), metrics)
@@ -193,10 +190,7 @@ def render_heatmap(corr: dict, path: Path) -> None:
     ax.set_title("Agreement with ground truth (within-sample Spearman, signed)", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path, dpi=110)
 
 
 def write_report(out: str | Path, n_videos: int = 8, seed: int = 0, options: MetricOptions | None = None, command: str = "") -> list[Path]:

@@ -5,6 +5,8 @@
 #
 #   ROOT=/tmp/eve_synth SEED=0 nohup bash reference/train_synth.sh > /tmp/eve_synth.log 2>&1 &
 #
+# Steps and learning rates per stage: VAE_STEPS, T2I_STEPS, EDIT_STEPS, VIDEO_STEPS, VAE_LR, T2I_LR,
+# EDIT_LR, VIDEO_LR (defaults below); extra arguments go to every stage.
 # Weights land in $ROOT/model (an EVE checkpoint), training state and loss.jsonl in $ROOT/train/.
 set -euo pipefail
 ROOT=${ROOT:-runs/synth}
@@ -14,10 +16,10 @@ W="$ROOT/model"
 COMMON=(--seed "$SEED" --checkpoint-every 500 --log-every 25)
 
 $PY -m reference.train_backbone --weights "$W" --preset synth --stage vae \
-    --steps "${VAE_STEPS:-1500}" --batch-size 16 --lr 2e-4 --model-seed "$SEED" "${COMMON[@]}" "$@"
+    --steps "${VAE_STEPS:-1500}" --batch-size 16 --lr "${VAE_LR:-2e-4}" --model-seed "$SEED" "${COMMON[@]}" "$@"
 $PY -m reference.train_backbone --weights "$W" --stage t2i \
-    --steps "${T2I_STEPS:-20000}" --batch-size 16 --lr 2e-4 "${COMMON[@]}" "$@"
+    --steps "${T2I_STEPS:-20000}" --batch-size 16 --lr "${T2I_LR:-2e-4}" "${COMMON[@]}" "$@"
 $PY -m reference.train_edit_adapter --weights "$W" \
-    --steps "${EDIT_STEPS:-20000}" --batch-size 16 --lr 1e-4 "${COMMON[@]}" "$@"
+    --steps "${EDIT_STEPS:-20000}" --batch-size 16 --lr "${EDIT_LR:-1e-4}" "${COMMON[@]}" "$@"
 $PY -m reference.train_video_adapter --weights "$W" \
-    --steps "${VIDEO_STEPS:-10000}" --batch-size 4 --lr 1e-4 "${COMMON[@]}" "$@"
+    --steps "${VIDEO_STEPS:-10000}" --batch-size 4 --lr "${VIDEO_LR:-1e-4}" "${COMMON[@]}" "$@"

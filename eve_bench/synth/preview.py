@@ -4,14 +4,12 @@ truth and edit mask, to see at a glance what the suite asks for (`eve-bench synt
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from eve_bench.figures import new_figure, save_png, show_image
 from eve_bench.sample import TGVE_PLUS_TASKS
 from eve_bench.synth.suite import load_synth
 
@@ -28,15 +26,15 @@ def write_contact_sheet(
 
     widths = [1.0] * frames_shown + [2.6] + [1.0] * frames_shown + [1.0]
     cell = 1.25  # inches per frame; at 100 dpi a 64-pixel frame is drawn about twice its size
-    fig = Figure(figsize=(cell * sum(widths), cell * (len(rows) + 0.3)), dpi=100)
+    fig = new_figure(figsize=(cell * sum(widths), cell * (len(rows) + 0.3)), dpi=100)
     grid = fig.add_gridspec(len(rows), len(widths), width_ratios=widths, wspace=0.04, hspace=0.12,
                             left=0.01, right=0.99, top=1 - 0.3 / (len(rows) + 0.3), bottom=0.01)
     for r, sample in enumerate(rows):
         source, truth, mask = sample.load_source().frames, sample.load_ground_truth().frames, sample.load_mask()
         for c, t in enumerate(shown):
-            _image(fig.add_subplot(grid[r, c]), source[t], f"source t={t}" if r == 0 else None)
-            _image(fig.add_subplot(grid[r, frames_shown + 1 + c]), truth[t], f"truth t={t}" if r == 0 else None)
-        _image(fig.add_subplot(grid[r, -1]), mask[shown[-1]], f"mask t={shown[-1]}" if r == 0 else None, grey=True)
+            show_image(fig.add_subplot(grid[r, c]), source[t], f"source t={t}" if r == 0 else None)
+            show_image(fig.add_subplot(grid[r, frames_shown + 1 + c]), truth[t], f"truth t={t}" if r == 0 else None)
+        show_image(fig.add_subplot(grid[r, -1]), mask[shown[-1]], f"mask t={shown[-1]}" if r == 0 else None, grey=True)
         text = fig.add_subplot(grid[r, frames_shown])
         text.axis("off")
         text.text(0.04, 0.92, sample.task, fontsize=12, fontweight="bold", va="top", transform=text.transAxes)
@@ -45,23 +43,4 @@ def write_contact_sheet(
     fig.suptitle(f"eve-bench synth suite v{suite.version}, seed {seed}: one sample per task "
                  f"(source | instruction | ground truth | edit mask)", fontsize=11, y=0.995)
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        FigureCanvasAgg(fig).print_png(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a picture is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _image(ax, image: np.ndarray, title: str | None, grey: bool = False) -> None:
-    ax.imshow(image, interpolation="nearest", cmap="gray" if grey else None, vmin=0, vmax=1 if grey else None)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=9)
+    return save_png(fig, path)

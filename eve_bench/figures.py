@@ -1,0 +1,47 @@
+"""Figures without pyplot: an Agg-backed matplotlib Figure, written atomically as a PNG.
+
+pyplot keeps global state and picks a GUI backend; the harness only ever writes files, so every
+plot (leaderboards, the validity heatmap, contact sheets) goes through these helpers instead."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def new_figure(**kwargs):
+    """A matplotlib Figure with an Agg canvas attached (so tight_layout and saving work)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_png(fig, path: str | os.PathLike, dpi: float | None = None) -> Path:
+    """Write `fig` to `path` through a temporary file and a rename: a reader never sees half a PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi or fig.dpi, format="png")
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; a picture is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def show_image(ax, image: np.ndarray, title: str | None = None, grey: bool = False, fontsize: float = 9) -> None:
+    """Draw a uint8 RGB frame (or a {0, 1} mask with grey=True) pixel-exact, without axes."""
+    ax.imshow(image, interpolation="nearest", cmap="gray" if grey else None, vmin=0, vmax=1 if grey else None)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=fontsize)
