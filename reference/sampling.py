@@ -1,5 +1,6 @@
-"""DDIM sampling with the teachers and the plug-and-play stack.
+"""DDIM sampling with the backbone, the teachers and the plug-and-play stack.
 
+- `generate_images`: the text-to-image backbone alone, text classifier-free guidance.
 - `edit_frames`: the edit teacher θ+θ_edit on every frame independently, 3-way classifier-free
   guidance (InstructPix2Pix form): e = e(-,-) + s_img * (e(img,-) - e(-,-)) + s_txt * (e(img,txt) - e(img,-)).
 - `generate_video`: the video teacher θ+θ_video, text CFG, optional SDEdit start (`strength` < 1
@@ -95,6 +96,26 @@ def _edit_conditioning(model, frames: torch.Tensor, instruction: str, target_cap
     txt = _embed(model, [instr, "", target_caption or ""])
     instr_emb = torch.cat([txt[0:1].expand(n, -1, -1), txt[1:2].expand(2 * n, -1, -1)])
     return cond3, instr_emb, txt[2:3], txt[1:2]
+
+
+# ---------------------------------------------------------------------- backbone
+@torch.no_grad()
+def generate_images(model, captions: list[str], generator: torch.Generator, steps: int = 20,
+                    guidance_scale: float = 5.0) -> torch.Tensor:
+    """Text-to-image with the backbone alone (text CFG); returns scaled latents (N, C, h, w)."""
+    bb = model.backbone
+    n = len(captions)
+    emb = _embed(model, list(captions) + [""])
+    emb = torch.cat([emb[:n], emb[n:].expand(n, -1, -1)])
+
+    def denoise(x, t):
+        out = bb.unet(torch.cat([x, x]), t.repeat(2 * n).to(x.device), encoder_hidden_states=emb, return_dict=False)[0]
+        c, u = out.chunk(2)
+        return u + guidance_scale * (c - u)
+
+    shape = (n, bb.unet.config.in_channels, bb.latent_size, bb.latent_size)
+    init = torch.zeros(shape, device=bb.device, dtype=bb.dtype)
+    return ddim_loop(bb.ddim(), init, denoise, steps, generator)
 
 
 # ---------------------------------------------------------------------- edit teacher
@@ -235,6 +256,7 @@ __all__ = [
     "decode_clip",
     "edit_frames",
     "frames_to_tensor",
+    "generate_images",
     "generate_video",
     "plug_and_play",
     "tensor_to_frames",
