@@ -10,6 +10,17 @@ eve-bench run --model identity --suite synth --out "$RUNS/synth/identity" --quie
 eve-bench leaderboard "$RUNS/synth/identity" --out leaderboards/synth \
   --title "eve-bench leaderboard: synth (40 videos x 7 tasks, ground truth)"
 
+# synth-reference: the reference baselines (issue 5) with the shipped reference/weights/synth
+# checkpoint, on 2 samples per task (14; about 25 minutes on a 2-core CPU, most of it the two
+# edit-teacher models). Identity is re-run on the same samples so the rows compare.
+for model in identity reference.baselines:per_frame_edit reference.baselines:video_sdedit \
+             reference.baselines:plug_and_play; do
+  eve-bench run --model "$model" --suite synth --limit 2 --out "$RUNS/synth-reference/${model##*:}" --quiet
+done
+eve-bench leaderboard "$RUNS/synth-reference/identity" "$RUNS/synth-reference/per_frame_edit" \
+  "$RUNS/synth-reference/video_sdedit" "$RUNS/synth-reference/plug_and_play" --out leaderboards/synth-reference \
+  --title "eve-bench leaderboard: synth, reference baselines (2 samples per task, ground truth)"
+
 # tgve: only where the TGVE videos are present (../shared holds 12 of the 76 on the project's
 # machines); weight-free metrics unless real CLIP / PickScore / ViCLIP weights are supplied.
 if [ -d ../shared/data/tgve ]; then
