@@ -1,10 +1,13 @@
 """Train the text-to-image backbone of the synthetic world (tiny / synth presets).
 
-Two stages, run one after the other into the same EVE checkpoint (`--weights`):
-  --stage vae   autoencoder on single frames (MSE + small KL), then sets vae scaling_factor = 1/std(latents);
-                creates the checkpoint from the preset if it does not exist yet;
-  --stage t2i   UNet (and by default the CLIP text encoder) with the epsilon / v-prediction loss of
-                the preset's DDPM schedule, caption dropout for classifier-free guidance.
+Stages, run in this order into the same EVE checkpoint (`--weights`):
+  --stage vae          autoencoder on single frames (MSE + small KL), then sets vae scaling_factor =
+                       1/std(latents); creates the checkpoint from the preset if it does not exist yet;
+  --stage t2i          UNet (and by default the CLIP text encoder) with the epsilon / v-prediction loss
+                       of the preset's DDPM schedule, caption dropout for classifier-free guidance;
+  --stage vae_decoder  optional, any time later: more training for the decoder alone (MSE). The
+                       encoder and the latent scale stay fixed, so the latents every other part was
+                       trained on do not change and those parts stay valid; only decoding sharpens.
 
     python -m reference.train_backbone --weights runs/synth/model --stage vae --steps 3000
     python -m reference.train_backbone --weights runs/synth/model --stage t2i --steps 20000
@@ -31,7 +34,7 @@ class BackboneTrainConfig(TrainConfig):
     """EVE checkpoint directory to create / update (backbone/ is written)"""
     preset: Literal["tiny", "synth"] = "synth"
     """architecture used when the checkpoint does not exist yet"""
-    stage: Literal["vae", "t2i"] = "t2i"
+    stage: Literal["vae", "t2i", "vae_decoder"] = "t2i"
     caption_dropout: float = 0.1
     """probability of an empty caption (classifier-free guidance)"""
     train_text_encoder: bool = True
@@ -43,17 +46,23 @@ class BackboneTrainConfig(TrainConfig):
 
 
 class VAETrainingModule(torch.nn.Module):
-    def __init__(self, vae, kl_weight: float):
+    """Reconstruction (+ KL) loss of the whole autoencoder, or of the decoder alone on the latents
+    of a frozen encoder (`decoder_only`; no KL then, the posterior does not move)."""
+
+    def __init__(self, vae, kl_weight: float, decoder_only: bool = False):
         super().__init__()
         self.vae = vae
         self.kl_weight = kl_weight
+        self.decoder_only = decoder_only
 
     def forward(self, batch: dict) -> torch.Tensor:
         p = next(self.vae.parameters())
         x = uint8_to_tensor(batch["image"]).to(p.device, p.dtype)
-        post = self.vae.encode(x).latent_dist
+        with torch.set_grad_enabled(not self.decoder_only and torch.is_grad_enabled()):
+            post = self.vae.encode(x).latent_dist
         rec = self.vae.decode(post.sample()).sample
-        return F.mse_loss(rec.float(), x.float()) + self.kl_weight * post.kl().mean()
+        loss = F.mse_loss(rec.float(), x.float())
+        return loss if self.decoder_only else loss + self.kl_weight * post.kl().mean()
 
 
 class T2ITrainingModule(FrozenBackboneLoss):
@@ -113,17 +122,23 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
     def make_batches(start_step: int):
         return batches(stream_fn(cfg.seed + 1_000_003 * start_step), cfg.batch_size)
 
-    if cfg.stage == "vae":
-        module = VAETrainingModule(bb.vae, cfg.kl_weight)
+    if cfg.stage in ("vae", "vae_decoder"):
+        decoder_only = cfg.stage == "vae_decoder"
+        module = VAETrainingModule(bb.vae, cfg.kl_weight, decoder_only)
         bb.vae.requires_grad_(True)
+        if decoder_only:  # the encoder side (and with it every latent) stays as the other parts saw it
+            bb.vae.encoder.requires_grad_(False)
+            bb.vae.quant_conv.requires_grad_(False)
         if cfg.gradient_checkpointing:
             bb.vae.enable_gradient_checkpointing()
 
         def export(m):
-            sample = next(make_batches(10**6))
-            scale = set_latent_scale(m.vae, uint8_to_tensor(sample["image"]))
+            extra = {}
+            if not decoder_only:
+                sample = next(make_batches(10**6))
+                extra["scaling_factor"] = set_latent_scale(m.vae, uint8_to_tensor(sample["image"]))
             m.vae.save_pretrained(w / "backbone" / "vae", safe_serialization=True)
-            _note(w, config, "vae", cfg, scaling_factor=scale)
+            _note(w, config, cfg.stage, cfg, **extra)
 
         return run_training(cfg, module, make_batches, export)
 

@@ -134,3 +134,21 @@ def test_mixed_precision_and_gradient_checkpointing(tmp_path):
                                   stream_fn=lambda s: TinyClipStream(seed=s, num_frames=4))
     assert s["step"] == 1 and s["loss"] == s["loss"]
     assert EVEModel.from_pretrained(w).video_adapter.dtype == torch.float32
+
+
+def test_vae_decoder_stage_keeps_latents_and_changes_decoding(tmp_path):
+    w = tmp_path / "model"
+    common = dict(batch_size=2, checkpoint_every=0, log_every=1, lr=1e-3, use_ema=False)
+    stream = lambda s: TinyImageCaptionStream(seed=s)  # noqa: E731
+    train_backbone.train(train_backbone.BackboneTrainConfig(weights=str(w), preset="tiny", stage="vae", steps=1, **common),
+                         stream_fn=stream)
+    before = EVEModel.from_pretrained(w, require=()).backbone
+    train_backbone.train(train_backbone.BackboneTrainConfig(weights=str(w), stage="vae_decoder", steps=3, **common),
+                         stream_fn=stream)
+    after = EVEModel.from_pretrained(w, require=()).backbone
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z0, z1 = before.encode_images(x), after.encode_images(x)
+        assert torch.equal(z0, z1)  # same encoder, same latent scale
+        assert not torch.allclose(before.decode_latents(z0), after.decode_latents(z1))
+    assert "vae_decoder" in EVEConfig.load(w).notes
