@@ -71,11 +71,13 @@ class Backbone:
         missing = [p for p in BACKBONE_PARTS if not (d / p).is_dir()]
         if missing:
             raise FileNotFoundError(f"backbone directory {d} lacks {', '.join(missing)}")
-        kw = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
-        unet = UNet2DConditionModel.from_pretrained(d / "unet", **kw)
-        vae = AutoencoderKL.from_pretrained(d / "vae", **kw)
-        text_kw = {} if torch_dtype is None else {"dtype": torch_dtype}
-        text_encoder = CLIPTextModel.from_pretrained(d / "text_encoder", **text_kw)
+        # One dtype for every part, float32 unless asked: transformers 5 would otherwise load the
+        # text encoder in the dtype it was saved in (float16 for the shipped weights) beside a
+        # float32 UNet.
+        torch_dtype = torch_dtype or torch.float32
+        unet = UNet2DConditionModel.from_pretrained(d / "unet", torch_dtype=torch_dtype)
+        vae = AutoencoderKL.from_pretrained(d / "vae", torch_dtype=torch_dtype)
+        text_encoder = CLIPTextModel.from_pretrained(d / "text_encoder", dtype=torch_dtype)
         tokenizer = CLIPTokenizer.from_pretrained(d / "tokenizer")
         scheduler = DDPMScheduler.from_pretrained(d / "scheduler")
         return cls(unet, vae, text_encoder, tokenizer, scheduler)

@@ -161,8 +161,9 @@ class EVEModel:
             value = getattr(config, attr)
             return (d / value) if value and not Path(value).is_absolute() else Path(value) if value else d / default
 
+        torch_dtype = torch_dtype or torch.float32  # as stored would mix dtypes (see Backbone.from_pretrained)
         backbone = Backbone.from_pretrained(where("backbone_path", "backbone"), torch_dtype=torch_dtype)
-        kw = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
+        kw = {"torch_dtype": torch_dtype}
         parts = {}
         for name, klass, attr in (
             ("edit_adapter", ControlNetModel, "edit_adapter_path"),

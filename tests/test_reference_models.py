@@ -131,6 +131,17 @@ def test_save_load_gives_identical_outputs(tiny):
     assert loaded.backbone.ddim().config.timestep_spacing == "trailing"
 
 
+def test_half_precision_checkpoint_loads_in_one_dtype(tiny, tmp_path):
+    """The shipped weights are float16 on disk; loading must not mix dtypes across parts."""
+    model, d = tiny
+    half = EVEModel.from_pretrained(d, torch_dtype=torch.float16)
+    half.save_pretrained(tmp_path / "half")
+    for dtype, kw in ((torch.float32, {}), (torch.bfloat16, {"torch_dtype": torch.bfloat16})):
+        loaded = EVEModel.from_pretrained(tmp_path / "half", **kw)
+        parts = [*loaded.backbone.modules().values(), loaded.edit_adapter, loaded.video_adapter]
+        assert {p.dtype for m in parts for p in m.parameters()} == {dtype}
+
+
 def test_condition_dropout_masks():
     drop_text, drop_image = condition_dropout_masks(30000, 0.1, torch.Generator().manual_seed(0))
     only_text = (drop_text & ~drop_image).float().mean().item()
