@@ -11,8 +11,8 @@ eve-bench leaderboard "$RUNS/synth/identity" --out leaderboards/synth \
   --title "eve-bench leaderboard: synth (40 videos x 7 tasks, ground truth)"
 
 # synth-reference: the reference baselines (issue 5) with the shipped reference/weights/synth
-# checkpoint, on 2 samples per task (14; about 25 minutes on a 2-core CPU, most of it the two
-# edit-teacher models). Identity is re-run on the same samples so the rows compare.
+# checkpoint, on 2 samples per task (14). On the project's 2-core CPU: identity 12 s,
+# per_frame_edit 206 s, video_sdedit 115 s, plug_and_play 292 s. Identity is re-run on the same samples so the rows compare.
 for model in identity reference.baselines:per_frame_edit reference.baselines:video_sdedit \
              reference.baselines:plug_and_play; do
   eve-bench run --model "$model" --suite synth --limit 2 --out "$RUNS/synth-reference/${model##*:}" --quiet

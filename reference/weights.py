@@ -31,7 +31,7 @@ def resolve_weights(weights: str | os.PathLike | None, needs: tuple[str, ...], m
         else:
             raise ModelNotReadyError(
                 f"{model_name}: no reference weights. Pass weights=<EVE checkpoint dir> (model args), set "
-                f"{ENV_VAR}, or ship a checkpoint at {SHIPPED_DIR / DEFAULT_PRESET} (none is shipped yet). "
+                f"{ENV_VAR}, or put a checkpoint at {SHIPPED_DIR / DEFAULT_PRESET} (where the shipped one lives). "
                 f"The model needs: backbone, {', '.join(needs)}. To make them, {HOW_TO_TRAIN}."
             )
     path = Path(weights).expanduser()

@@ -102,3 +102,19 @@ def test_pixel_conditioned_sd15_format_checkpoint(tmp_path):
     for spec in (SPECS[0], SPECS[2]):
         out = load_model(spec, {"weights": str(tmp_path / "eve"), "steps": 2}, device="cpu").edit(_request(frames=3))
         assert out.frames.shape == (3, 20, 28, 3)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_shipped_synth_weights_are_the_default(spec, monkeypatch):
+    """With no weights= and no environment variable, the shipped synth checkpoint is loaded in one
+    dtype and edits a short clip (2 DDIM steps: a smoke test, not a quality check)."""
+    monkeypatch.delenv(weights_mod.ENV_VAR, raising=False)
+    assert (weights_mod.SHIPPED_DIR / "synth" / "eve_config.json").is_file()
+    editor = load_model(spec, {"steps": 2}, device="cpu")
+    assert editor.weights == str(weights_mod.SHIPPED_DIR / "synth")
+    assert {p.dtype for p in editor.model.backbone.unet.parameters()} == {torch.float32}
+    frames = np.random.default_rng(0).integers(0, 255, (3, 40, 48, 3), dtype=np.uint8)
+    out = editor.edit(EditRequest(video=Video(frames=frames, fps=8), instruction="Paint the circle red",
+                                  source_caption="a green circle", target_caption="a red circle",
+                                  task="object", seed=0))
+    assert out.frames.shape == frames.shape and out.frames.dtype == np.uint8
