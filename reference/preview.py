@@ -29,6 +29,9 @@ from reference.baselines import PerFrameEdit
 
 @dataclass
 class PreviewConfig:
+    """Draw the contact sheet of a reference checkpoint: backbone samples, the per-frame edit
+    teacher on one synth sample per task, and video-teacher clips."""
+
     weights: str | None = None
     """EVE checkpoint directory (default: $EVE_REFERENCE_WEIGHTS or the shipped synth weights)"""
     out: str = "docs/reference_synth_sheet.png"
