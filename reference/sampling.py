@@ -76,6 +76,18 @@ def _embed(model, prompts: list[str]) -> torch.Tensor:
     return model.backbone.encode_text(prompts).to(model.backbone.dtype)
 
 
+def _cfg2(out: torch.Tensor, scale: float) -> torch.Tensor:
+    """Text classifier-free guidance on a (conditional, unconditional) batch."""
+    c, u = out.chunk(2)
+    return u + scale * (c - u)
+
+
+def _frames_from_noise(bb, n: int, denoise, steps: int, generator) -> torch.Tensor:
+    """DDIM from pure noise for `n` independent frames (scaled latents (n, C, h, w))."""
+    shape = (n, bb.unet.config.in_channels, bb.latent_size, bb.latent_size)
+    return ddim_loop(bb.ddim(), torch.zeros(shape, device=bb.device, dtype=bb.dtype), denoise, steps, generator)
+
+
 def _cfg3(out: torch.Tensor, n: int, s_txt: float, s_img: float) -> torch.Tensor:
     full, img_only, uncond = out[:n], out[n : 2 * n], out[2 * n :]
     return uncond + s_img * (img_only - uncond) + s_txt * (full - img_only)
@@ -110,12 +122,9 @@ def generate_images(model, captions: list[str], generator: torch.Generator, step
 
     def denoise(x, t):
         out = bb.unet(torch.cat([x, x]), t.repeat(2 * n).to(x.device), encoder_hidden_states=emb, return_dict=False)[0]
-        c, u = out.chunk(2)
-        return u + guidance_scale * (c - u)
+        return _cfg2(out, guidance_scale)
 
-    shape = (n, bb.unet.config.in_channels, bb.latent_size, bb.latent_size)
-    init = torch.zeros(shape, device=bb.device, dtype=bb.dtype)
-    return ddim_loop(bb.ddim(), init, denoise, steps, generator)
+    return _frames_from_noise(bb, n, denoise, steps, generator)
 
 
 # ---------------------------------------------------------------------- edit teacher
@@ -145,9 +154,7 @@ def edit_frames(
                       mid_block_additional_residual=mid, return_dict=False)[0]
         return _cfg3(out, n, guidance_scale, image_guidance_scale)
 
-    shape = (n, bb.unet.config.in_channels, bb.latent_size, bb.latent_size)
-    init = torch.zeros(shape, device=bb.device, dtype=bb.dtype)
-    return ddim_loop(bb.ddim(), init, denoise, steps, generator)
+    return _frames_from_noise(bb, n, denoise, steps, generator)
 
 
 # ---------------------------------------------------------------------- video teacher
@@ -175,9 +182,7 @@ def generate_video(
 
     def denoise(x, t):
         x2 = torch.cat([x, x])
-        out = motion_forward(vu, x2, t.repeat(2).to(x.device), emb)
-        c, u = out.chunk(2)
-        return u + guidance_scale * (c - u)
+        return _cfg2(motion_forward(vu, x2, t.repeat(2).to(x.device), emb), guidance_scale)
 
     fix = _first_frame_fix(first_frame)
     return ddim_loop(bb.ddim(), init, denoise, steps, generator, strength=strength if init_latents is not None else 1.0, fix=fix)
