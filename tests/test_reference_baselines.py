@@ -118,3 +118,15 @@ def test_shipped_synth_weights_are_the_default(spec, monkeypatch):
                                   source_caption="a green circle", target_caption="a red circle",
                                   task="object", seed=0))
     assert out.frames.shape == frames.shape and out.frames.dtype == np.uint8
+
+
+def test_baselines_have_short_names(capsys):
+    from eve_bench.cli import main
+    from eve_bench.models import resolve_factory
+    from reference import baselines
+
+    for name in ("per_frame_edit", "video_sdedit", "plug_and_play"):
+        assert resolve_factory(name) is getattr(baselines, name)
+    main(["list", "models"])
+    listed = capsys.readouterr().out.split()
+    assert {"identity", "per_frame_edit", "video_sdedit", "plug_and_play"} <= set(listed)

@@ -16,6 +16,9 @@ from eve_bench.registry import Registry, UnknownNameError, import_attr
 
 MODELS: Registry = Registry("model", entry_point_group="eve_bench.models")
 MODELS.register("identity", "eve_bench.models.identity:IdentityEditor")
+# The reference baselines (reference/, trained by the project; shipped synth weights by default).
+for _name in ("per_frame_edit", "video_sdedit", "plug_and_play"):
+    MODELS.register(_name, f"reference.baselines:{_name}")
 
 
 def resolve_factory(spec: str):
