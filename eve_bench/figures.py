@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +46,10 @@ def show_image(ax, image: np.ndarray, title: str | None = None, grey: bool = Fal
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=fontsize)
+
+
+def text_cell(ax, title: str, body: str, width: int = 34, fontsize: float = 9) -> None:
+    """A cell of a contact sheet that holds words: a bold title over wrapped body text."""
+    ax.axis("off")
+    ax.text(0.04, 0.92, title, fontsize=fontsize + 3, fontweight="bold", va="top", transform=ax.transAxes)
+    ax.text(0.04, 0.72, textwrap.fill(body, width), fontsize=fontsize, va="top", transform=ax.transAxes)

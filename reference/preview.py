@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eve_bench.figures import new_figure, save_png, show_image
+from eve_bench.figures import new_figure, save_png, show_image, text_cell
 from eve_bench.models.base import EditRequest
 from eve_bench.sample import TGVE_PLUS_TASKS
 from eve_bench.synth.suite import load_synth
@@ -43,12 +43,6 @@ class PreviewConfig:
     """DDIM steps for every panel"""
     frames_shown: int = 4
     device: str | None = None
-
-
-def _text_cell(ax, title: str, body: str, width: int = 34) -> None:
-    ax.axis("off")
-    ax.text(0.04, 0.92, title, fontsize=11, fontweight="bold", va="top", transform=ax.transAxes)
-    ax.text(0.04, 0.70, textwrap.fill(body, width), fontsize=8, va="top", transform=ax.transAxes)
 
 
 def _uint8(model, latents: torch.Tensor) -> np.ndarray:
@@ -100,7 +94,7 @@ def write_reference_sheet(model, path, seed: int = 0, suite_seed: int = 0, steps
             show_image(mid.add_subplot(grid[r, c]), source.frames[t], f"source t={t}" if r == 0 else None)
             show_image(mid.add_subplot(grid[r, frames_shown + 1 + c]), edited[t], f"edit t={t}" if r == 0 else None)
         show_image(mid.add_subplot(grid[r, -1]), truth[shown[-1]], f"truth t={shown[-1]}" if r == 0 else None)
-        _text_cell(mid.add_subplot(grid[r, frames_shown]), s.task, s.instruction)
+        text_cell(mid.add_subplot(grid[r, frames_shown]), s.task, s.instruction, fontsize=8)
 
     bottom.suptitle("video teacher: text-to-video, then the same caption from the source's first frame",
                     fontsize=11, x=0.01, ha="left")
@@ -113,7 +107,7 @@ def write_reference_sheet(model, path, seed: int = 0, suite_seed: int = 0, steps
             lat = sampling.generate_video(model, cfg.num_frames, s.source_caption, gen, steps=steps, first_frame=ff)
             clip = _uint8(model, sampling.frames_to_batch(lat))
             r = 2 * k + j
-            _text_cell(bottom.add_subplot(grid[r, 0]), label, s.source_caption)
+            text_cell(bottom.add_subplot(grid[r, 0]), label, s.source_caption, fontsize=8)
             for t in range(cfg.num_frames):
                 show_image(bottom.add_subplot(grid[r, 1 + t]), clip[t], f"t={t}" if r == 0 else None)
     return save_png(fig, path)

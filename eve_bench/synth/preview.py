@@ -4,12 +4,11 @@ truth and edit mask, to see at a glance what the suite asks for (`eve-bench synt
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from eve_bench.figures import new_figure, save_png, show_image
+from eve_bench.figures import new_figure, save_png, show_image, text_cell
 from eve_bench.sample import TGVE_PLUS_TASKS
 from eve_bench.synth.suite import load_synth
 
@@ -35,11 +34,7 @@ def write_contact_sheet(
             show_image(fig.add_subplot(grid[r, c]), source[t], f"source t={t}" if r == 0 else None)
             show_image(fig.add_subplot(grid[r, frames_shown + 1 + c]), truth[t], f"truth t={t}" if r == 0 else None)
         show_image(fig.add_subplot(grid[r, -1]), mask[shown[-1]], f"mask t={shown[-1]}" if r == 0 else None, grey=True)
-        text = fig.add_subplot(grid[r, frames_shown])
-        text.axis("off")
-        text.text(0.04, 0.92, sample.task, fontsize=12, fontweight="bold", va="top", transform=text.transAxes)
-        text.text(0.04, 0.72, textwrap.fill(sample.instruction, 34), fontsize=9, va="top",
-                  transform=text.transAxes)
+        text_cell(fig.add_subplot(grid[r, frames_shown]), sample.task, sample.instruction)
     fig.suptitle(f"eve-bench synth suite v{suite.version}, seed {seed}: one sample per task "
                  f"(source | instruction | ground truth | edit mask)", fontsize=11, y=0.995)
 
