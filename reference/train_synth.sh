@@ -13,7 +13,8 @@ ROOT=${ROOT:-runs/synth}
 SEED=${SEED:-0}
 PY=${PY:-python}
 W="$ROOT/model"
-COMMON=(--seed "$SEED" --checkpoint-every 500 --log-every 25)
+# frequent checkpoints: a killed run (a CPU session ending) loses at most a few minutes
+COMMON=(--seed "$SEED" --checkpoint-every 250 --log-every 25)
 
 $PY -m reference.train_backbone --weights "$W" --preset synth --stage vae \
     --steps "${VAE_STEPS:-1500}" --batch-size 16 --lr "${VAE_LR:-2e-4}" --model-seed "$SEED" "${COMMON[@]}" "$@"
