@@ -1,0 +1,62 @@
+"""reference.ship: float16 export with its logs, and the log summary behind TRAINING.md."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from reference.checkpoint import EVEModel
+from reference.ship import markdown_table, ship, summarize
+from reference.testing import tiny_checkpoint
+
+
+def _log(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_summarize_adds_up_resumed_segments(tmp_path):
+    log = tmp_path / "backbone_vae" / "loss.jsonl"
+    # killed after step 75 (checkpoint at 50), resumed: seconds restart and steps 75.. are redone
+    _log(log, [{"step": s, "loss": l, "seconds": t} for s, l, t in
+               [(25, 0.4, 10.0), (50, 0.2, 20.0), (75, 0.1, 30.0), (75, 0.1, 10.0), (100, 0.05, 20.0)]])
+    s = summarize(log)
+    assert s.stage == "backbone_vae" and s.steps == 100
+    assert s.minutes == pytest.approx(50 / 60)
+    assert s.early_loss == pytest.approx((0.4 + 0.2 + 0.1 + 0.1 + 0.05) / 5)
+    assert s.late_loss == pytest.approx(0.17)
+    table = markdown_table([s])
+    assert "| backbone_vae | 100 | 0.8 min | 0.170 | 0.170 |" in table
+    assert "13.7 dB" in table  # 10 log10(4 / 0.17)
+
+
+def test_summarize_rejects_an_empty_log(tmp_path):
+    log = tmp_path / "edit_adapter" / "loss.jsonl"
+    _log(log, [])
+    with pytest.raises(ValueError, match="no logged step"):
+        summarize(log)
+
+
+def test_ship_replaces_parts_keeps_notes_and_round_trips(tmp_path):
+    run = tmp_path / "run"
+    model = tiny_checkpoint(run / "model")
+    _log(run / "train" / "edit_adapter" / "loss.jsonl", [{"step": 1, "loss": 0.5, "seconds": 1.0}])
+    (run / "train" / "edit_adapter" / "train_config.json").write_text("{}\n")
+    out = tmp_path / "shipped"
+    (out / "edit_adapter").mkdir(parents=True)
+    (out / "edit_adapter" / "stale.safetensors").write_text("old")
+    (out / "TRAINING.md").write_text("hand-written\n")
+
+    summaries = ship(run, out)
+
+    assert [s.stage for s in summaries] == ["edit_adapter"]
+    assert (out / "TRAINING.md").read_text() == "hand-written\n"
+    assert not (out / "edit_adapter" / "stale.safetensors").exists()
+    assert (out / "logs" / "edit_adapter" / "train_config.json").is_file()
+    assert not any(p.name.endswith((".shipping", ".previous")) for p in tmp_path.iterdir())
+    shipped = EVEModel.from_pretrained(out)
+    a, b = model.backbone.unet.conv_in.weight, shipped.backbone.unet.conv_in.weight
+    assert b.dtype == torch.float32
+    assert torch.allclose(a, b, atol=1e-3) and not torch.equal(a, b)  # float16 storage, float32 load
