@@ -18,7 +18,9 @@ local copies of Stable Diffusion 1.5, control_v11e_sd15_ip2p and an AnimateDiff 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -62,7 +64,24 @@ class EVEConfig:
 
     def save(self, directory: str | Path) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
-        (Path(directory) / CONFIG_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        path = Path(directory) / CONFIG_NAME
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        os.replace(tmp, path)  # a reader never sees half a config
+
+    @classmethod
+    def record_training(cls, directory: str | Path, part: str, note: dict, default_layout: bool = False) -> None:
+        """Note how `part` was trained in the checkpoint's config; `default_layout`: the part was just
+        written at its default place, so a `<part>_path` pointing elsewhere is dropped.
+
+        Read-modify-write under an exclusive lock: the two adapters may train side by side on one
+        checkpoint and finish at the same moment, and neither note may be lost."""
+        with _exclusive(Path(directory) / (CONFIG_NAME + ".lock")):
+            config = cls.load(directory)
+            config.notes[part] = note
+            if default_layout:
+                setattr(config, f"{part}_path", None)
+            config.save(directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> "EVEConfig":
@@ -72,6 +91,21 @@ class EVEConfig:
         data = json.loads(path.read_text())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock, as before
+        yield
+        return
+    with open(lock_path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class EVEModel:

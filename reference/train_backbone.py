@@ -138,7 +138,7 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
                 sample = next(make_batches(10**6))
                 extra["scaling_factor"] = set_latent_scale(m.vae, uint8_to_tensor(sample["image"]))
             m.vae.save_pretrained(w / "backbone" / "vae", safe_serialization=True)
-            _note(w, config, cfg.stage, cfg, **extra)
+            EVEConfig.record_training(w, cfg.stage, cfg.note(**extra))
 
         return run_training(cfg, module, make_batches, export)
 
@@ -154,16 +154,9 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
         m.unet.save_pretrained(w / "backbone" / "unet", safe_serialization=True)
         if cfg.train_text_encoder:
             m.text_encoder.save_pretrained(w / "backbone" / "text_encoder", safe_serialization=True)
-        _note(w, config, "t2i", cfg)
+        EVEConfig.record_training(w, "t2i", cfg.note())
 
     return run_training(cfg, module, make_batches, export, frozen=frozen)
-
-
-def _note(w: Path, config: EVEConfig, part: str, cfg: TrainConfig, **extra) -> None:
-    """Record how a part was trained in eve_config.json notes."""
-    config = EVEConfig.load(w)
-    config.notes[part] = {"steps": cfg.steps, "seed": cfg.seed, "batch_size": cfg.batch_size, "lr": cfg.lr, **extra}
-    config.save(w)
 
 
 def main() -> None:

@@ -98,10 +98,7 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
 
     def export(m):
         m.controlnet.save_pretrained(w / "edit_adapter", safe_serialization=True)
-        c = EVEConfig.load(w)
-        c.edit_adapter_path = None
-        c.notes["edit_adapter"] = {"steps": cfg.steps, "seed": cfg.seed, "batch_size": cfg.batch_size, "lr": cfg.lr}
-        c.save(w)
+        EVEConfig.record_training(w, "edit_adapter", cfg.note(), default_layout=True)
 
     return run_training(cfg, module, make_batches, export, frozen=[bb.unet, bb.vae, bb.text_encoder])
 

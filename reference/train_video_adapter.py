@@ -111,11 +111,8 @@ def train(cfg: VideoTrainConfig, stream_fn=None) -> dict:
 
     def export(m):
         extract_motion_adapter(m.video_unet, adapter_config).save_pretrained(w / "video_adapter", safe_serialization=True)
-        c = EVEConfig.load(w)
-        c.video_adapter_path = None
-        c.notes["video_adapter"] = {"steps": cfg.steps, "seed": cfg.seed, "batch_size": cfg.batch_size,
-                                    "lr": cfg.lr, "num_frames": num_frames, "first_frame_dropout": cfg.first_frame_dropout}
-        c.save(w)
+        EVEConfig.record_training(w, "video_adapter", cfg.note(num_frames=num_frames, first_frame_dropout=cfg.first_frame_dropout),
+                                  default_layout=True)
 
     return run_training(cfg, module, make_batches, export, frozen=[bb.vae, bb.text_encoder])
 

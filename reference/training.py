@@ -53,6 +53,10 @@ class TrainConfig:
     cpu: bool = False
     """force CPU even when an accelerator is present"""
 
+    def note(self, **extra) -> dict:
+        """What a checkpoint records about how one of its parts was trained."""
+        return {"steps": self.steps, "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr, **extra}
+
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     ckpts = sorted(Path(output_dir, "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))

@@ -180,3 +180,32 @@ def test_sd15_format_loading(tmp_path):
     again.save_pretrained(tmp_path / "copy")
     assert EVEConfig.load(tmp_path / "copy").backbone_path is None
     assert (tmp_path / "copy" / "edit_adapter" / "config.json").is_file()
+
+
+def _record_many(directory, prefix, n):
+    for i in range(n):
+        EVEConfig.record_training(directory, f"{prefix}{i}", {"steps": i})
+
+
+def test_record_training_from_two_processes_loses_no_note(tmp_path):
+    import multiprocessing
+
+    EVEConfig.from_preset("tiny").save(tmp_path)
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_record_many, args=(tmp_path, p, 40)) for p in ("edit", "video")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert [p.exitcode for p in procs] == [0, 0]
+    notes = EVEConfig.load(tmp_path).notes
+    assert set(notes) == {f"{p}{i}" for p in ("edit", "video") for i in range(40)}
+
+
+def test_record_training_drops_a_part_path_for_the_default_layout(tmp_path):
+    cfg = EVEConfig.from_preset("tiny")
+    cfg.edit_adapter_path = "/elsewhere/ip2p"
+    cfg.save(tmp_path)
+    EVEConfig.record_training(tmp_path, "edit_adapter", {"steps": 3}, default_layout=True)
+    again = EVEConfig.load(tmp_path)
+    assert again.edit_adapter_path is None and again.notes["edit_adapter"] == {"steps": 3}
