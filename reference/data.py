@@ -6,6 +6,11 @@ The streams live in `eve_bench.synth.streams` (imported lazily) and are infinite
   EditTripletStream(seed, size, split, tasks)      -> dict(source, instruction, target, source_caption, target_caption, task)
   ClipStream(seed, size, num_frames, split)        -> dict(video=(T,H,W,3) uint8, caption)
 Any iterable yielding the same dicts works (the tests use tiny in-test streams).
+
+`batch_iterator` groups a stream into batches, in the training process or, with `num_workers`,
+in DataLoader worker processes: on a GPU, drawing synthetic scenes in one process would leave
+the accelerator waiting. The synthetic streams give each worker its own seed, so workers never
+repeat each other's items.
 """
 
 from __future__ import annotations
@@ -35,6 +40,32 @@ def uint8_to_tensor(images) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
     x = x.float() / 127.5 - 1
     return x.movedim(-1, -3).contiguous()
+
+
+def batch_iterator(stream: Iterable[dict], batch_size: int, num_workers: int = 0) -> Iterator[dict]:
+    """`batches(stream, batch_size)`, made in `num_workers` worker processes when > 0."""
+    if num_workers <= 0:
+        return batches(stream, batch_size)
+    loader = torch.utils.data.DataLoader(
+        _Batched(stream, batch_size), batch_size=None, num_workers=num_workers, collate_fn=_as_is,
+        persistent_workers=True, prefetch_factor=4,
+    )
+    return iter(loader)
+
+
+class _Batched(torch.utils.data.IterableDataset):
+    """Each worker batches its own copy of the stream (whose items depend on the worker id)."""
+
+    def __init__(self, stream: Iterable[dict], batch_size: int):
+        super().__init__()
+        self.stream, self.batch_size = stream, batch_size
+
+    def __iter__(self) -> Iterator[dict]:
+        return batches(self.stream, self.batch_size)
+
+
+def _as_is(batch: dict) -> dict:
+    return batch
 
 
 def batches(stream: Iterable[dict], batch_size: int) -> Iterator[dict]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from reference.backbone import Backbone
 from reference.checkpoint import CONFIG_NAME, EVEConfig
 from reference.data import batches, make_stream, uint8_to_tensor
-from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training, stream_seed
 
 
 @dataclass
@@ -119,9 +119,6 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
     if stream_fn is None:
         stream_fn = lambda seed: make_stream("image", seed=seed, size=config.resolution)  # noqa: E731
 
-    def make_batches(start_step: int):
-        return batches(stream_fn(cfg.seed + 1_000_003 * start_step), cfg.batch_size)
-
     if cfg.stage in ("vae", "vae_decoder"):
         decoder_only = cfg.stage == "vae_decoder"
         module = VAETrainingModule(bb.vae, cfg.kl_weight, decoder_only)
@@ -135,12 +132,12 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
         def export(m):
             extra = {}
             if not decoder_only:
-                sample = next(make_batches(10**6))
+                sample = next(batches(stream_fn(stream_seed(cfg, 10**6)), cfg.batch_size))
                 extra["scaling_factor"] = set_latent_scale(m.vae, uint8_to_tensor(sample["image"]))
             m.vae.save_pretrained(w / "backbone" / "vae", safe_serialization=True)
             EVEConfig.record_training(w, cfg.stage, cfg.note(**extra))
 
-        return run_training(cfg, module, make_batches, export)
+        return run_training(cfg, module, stream_fn, export)
 
     bb.vae.requires_grad_(False).eval()
     bb.unet.requires_grad_(True)
@@ -156,7 +153,7 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
             m.text_encoder.save_pretrained(w / "backbone" / "text_encoder", safe_serialization=True)
         EVEConfig.record_training(w, "t2i", cfg.note())
 
-    return run_training(cfg, module, make_batches, export, frozen=frozen)
+    return run_training(cfg, module, stream_fn, export, frozen=frozen)
 
 
 def main() -> None:

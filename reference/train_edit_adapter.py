@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig
-from reference.data import batches, make_stream, uint8_to_tensor
+from reference.data import make_stream, uint8_to_tensor
 from reference.edit_adapter import build_edit_adapter, condition_dropout_masks, edit_condition, edit_forward, instruction_text
 from reference.presets import get_preset
 from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
@@ -93,14 +93,11 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
         kw = {"tasks": list(cfg.tasks)} if cfg.tasks else {}
         stream_fn = lambda seed: make_stream("edit", seed=seed, size=config.resolution, **kw)  # noqa: E731
 
-    def make_batches(start_step: int):
-        return batches(stream_fn(cfg.seed + 1_000_003 * start_step), cfg.batch_size)
-
     def export(m):
         m.controlnet.save_pretrained(w / "edit_adapter", safe_serialization=True)
         EVEConfig.record_training(w, "edit_adapter", cfg.note(), default_layout=True)
 
-    return run_training(cfg, module, make_batches, export, frozen=[bb.unet, bb.vae, bb.text_encoder])
+    return run_training(cfg, module, stream_fn, export, frozen=[bb.unet, bb.vae, bb.text_encoder])
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import torch
 
 from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig
-from reference.data import batches, make_stream, uint8_to_tensor
+from reference.data import make_stream, uint8_to_tensor
 from reference.presets import get_preset
 from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
 from reference.video_adapter import (
@@ -106,15 +106,12 @@ def train(cfg: VideoTrainConfig, stream_fn=None) -> dict:
     if stream_fn is None:
         stream_fn = lambda seed: make_stream("clip", seed=seed, size=config.resolution, num_frames=num_frames)  # noqa: E731
 
-    def make_batches(start_step: int):
-        return batches(stream_fn(cfg.seed + 1_000_003 * start_step), cfg.batch_size)
-
     def export(m):
         extract_motion_adapter(m.video_unet, adapter_config).save_pretrained(w / "video_adapter", safe_serialization=True)
         EVEConfig.record_training(w, "video_adapter", cfg.note(num_frames=num_frames, first_frame_dropout=cfg.first_frame_dropout),
                                   default_layout=True)
 
-    return run_training(cfg, module, make_batches, export, frozen=[bb.vae, bb.text_encoder])
+    return run_training(cfg, module, stream_fn, export, frozen=[bb.vae, bb.text_encoder])
 
 
 def main() -> None:

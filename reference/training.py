@@ -8,7 +8,8 @@ Output directory:
   <output_dir>/loss.jsonl                     one JSON line per logged step (step, loss, lr, seconds)
   <output_dir>/checkpoints/step_<N>/          accelerate state (model, optimizer, EMA, RNG) + trainer.json
 Resume: the newest checkpoint under <output_dir>/checkpoints is loaded when `resume` is on; the
-data stream is re-seeded with (seed, step) so the resumed run does not replay the same items.
+data stream is re-seeded with (seed, step) (`stream_seed`) so the resumed run does not replay the
+same items.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
+
+from reference.data import batch_iterator
 
 if TYPE_CHECKING:
     from reference.backbone import Backbone
@@ -50,6 +53,8 @@ class TrainConfig:
     resume: bool = True
     """continue from the newest checkpoint in output_dir/checkpoints"""
     log_every: int = 10
+    num_workers: int = 0
+    """DataLoader worker processes drawing the batches (0: in the training process; a GPU wants several)"""
     cpu: bool = False
     """force CPU even when an accelerator is present"""
 
@@ -67,16 +72,22 @@ def _weight_dtype(mixed_precision: str) -> torch.dtype:
     return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mixed_precision, torch.float32)
 
 
+def stream_seed(cfg: TrainConfig, start_step: int) -> int:
+    """The data seed of a run (re)started at `start_step`: a resumed run must not replay the items
+    it has already trained on."""
+    return cfg.seed + 1_000_003 * start_step
+
+
 def run_training(
     cfg: TrainConfig,
     module: torch.nn.Module,
-    make_batches: Callable[[int], Iterator[dict]],
+    stream_fn: Callable[[int], Iterable[dict]],
     export: Callable[[torch.nn.Module], None] | None = None,
     frozen: list[torch.nn.Module] | tuple = (),
 ) -> dict:
     """Train `module` for cfg.steps optimizer steps; returns a summary dict.
 
-    `make_batches(start_step)` returns the batch iterator (re-seeded by the caller for a resume).
+    `stream_fn(seed)` returns the item stream, batched here (`cfg.batch_size`, `cfg.num_workers`).
     `frozen` modules are moved to the device and, with mixed precision, cast to its dtype."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -119,7 +130,7 @@ def run_training(
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     log_path = out / "loss.jsonl"
-    it = make_batches(step)
+    it = batch_iterator(stream_fn(stream_seed(cfg, step)), cfg.batch_size, cfg.num_workers)
     module.train()
     t0 = time.time()
     running, count, last_loss = 0.0, 0, float("nan")

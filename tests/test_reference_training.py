@@ -10,7 +10,7 @@ import torch
 from reference import train_backbone, train_edit_adapter, train_video_adapter
 from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig, EVEModel
-from reference.data import batches
+from reference.data import batch_iterator, batches, make_stream
 from reference.testing import TinyClipStream, TinyEditTripletStream, TinyImageCaptionStream
 
 torch.set_num_threads(1)
@@ -152,3 +152,19 @@ def test_vae_decoder_stage_keeps_latents_and_changes_decoding(tmp_path):
         assert torch.equal(z0, z1)  # same encoder, same latent scale
         assert not torch.allclose(before.decode_latents(z0), after.decode_latents(z1))
     assert "vae_decoder" in EVEConfig.load(w).notes
+
+
+def test_worker_batches_match_in_process_batches_and_do_not_repeat():
+    stream = make_stream("edit", seed=3, size=32)
+    plain = next(batch_iterator(stream, 4))
+    it = batch_iterator(stream, 4, num_workers=2)
+    drawn = [next(it) for _ in range(4)]
+    for batch in drawn:
+        assert batch.keys() == plain.keys()
+        for key, value in plain.items():
+            assert type(batch[key]) is type(value)
+            if hasattr(value, "dtype"):
+                assert batch[key].dtype == value.dtype and batch[key].shape == value.shape
+    sources = [b["source"].tobytes() for b in drawn]
+    assert len(set(sources)) == len(sources)  # the two workers draw different items
+    assert drawn[0]["source"].tobytes() == plain["source"].tobytes()  # worker 0 is the in-process stream
