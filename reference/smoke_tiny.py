@@ -46,7 +46,10 @@ def run(cfg: SmokeConfig) -> dict:
                               lambda s: TinyClipStream(seed=s, num_frames=4))
 
     names = list(COLOURS)
-    report = {}
+    clips = iter(TinyClipStream(seed=10_000 + cfg.seed, num_frames=6))
+    source_diff = np.mean([np.abs(np.diff(next(clips)["video"].astype(float), axis=0)).mean() for _ in range(cfg.eval_clips)])
+    print(f"source clips: frame diff {source_diff:.1f}")
+    report = {"source": dict(frame_diff=source_diff)}
     for name in ("per_frame_edit", "plug_and_play", "video_sdedit"):
         model = getattr(baselines, name)(weights=w, steps=20, guidance_scale=3.0, device="cpu")
         rows = []

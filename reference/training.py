@@ -52,6 +52,9 @@ class TrainConfig:
     keep_checkpoints: int = 2
     resume: bool = True
     """continue from the newest checkpoint in output_dir/checkpoints"""
+    export_only: bool = False
+    """write the newest checkpoint's part (EMA weights) into the EVE checkpoint and stop, writing nothing
+    in output_dir: a snapshot of a run in progress (point --weights at a copy to leave the run's alone)"""
     log_every: int = 10
     num_workers: int = 0
     """DataLoader worker processes drawing the batches (0: in the training process; a GPU wants several)"""
@@ -120,17 +123,21 @@ def run_training(
         accelerator.register_for_checkpointing(ema)
 
     step = 0
-    ckpt = latest_checkpoint(out) if cfg.resume else None
+    ckpt = latest_checkpoint(out) if cfg.resume or cfg.export_only else None
+    if cfg.export_only and ckpt is None:
+        raise FileNotFoundError(f"--export-only: no checkpoint under {out / 'checkpoints'} to export")
     if ckpt is not None:
         accelerator.load_state(str(ckpt))
         step = json.loads((ckpt / "trainer.json").read_text())["step"]
         accelerator.print(f"resumed from {ckpt} at step {step}")
+    if cfg.export_only:
+        cfg.steps = step  # the export's notes then record the steps the snapshot really had
 
-    if accelerator.is_main_process:
+    if accelerator.is_main_process and not cfg.export_only:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     log_path = out / "loss.jsonl"
-    it = batch_iterator(stream_fn(stream_seed(cfg, step)), cfg.batch_size, cfg.num_workers)
+    it = None if cfg.export_only else batch_iterator(stream_fn(stream_seed(cfg, step)), cfg.batch_size, cfg.num_workers)
     module.train()
     t0 = time.time()
     running, count, last_loss = 0.0, 0, float("nan")

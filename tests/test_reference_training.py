@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -168,3 +169,26 @@ def test_worker_batches_match_in_process_batches_and_do_not_repeat():
     sources = [b["source"].tobytes() for b in drawn]
     assert len(set(sources)) == len(sources)  # the two workers draw different items
     assert drawn[0]["source"].tobytes() == plain["source"].tobytes()  # worker 0 is the in-process stream
+
+
+def test_export_only_snapshots_a_run_without_touching_it(tmp_path):
+    w, snap = tmp_path / "model", tmp_path / "snapshot"
+    common = dict(batch_size=2, checkpoint_every=2, log_every=1, lr=1e-3)
+    images = lambda s: TinyImageCaptionStream(seed=s)  # noqa: E731
+    train_backbone.train(train_backbone.BackboneTrainConfig(weights=str(w), preset="tiny", stage="vae", steps=1, **common), images)
+    out = tmp_path / "train" / "edit_adapter"
+    edits = lambda s: TinyEditTripletStream(seed=s)  # noqa: E731
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train_edit_adapter.train(train_edit_adapter.EditTrainConfig(weights=str(w), export_only=True, output_dir=str(out)), edits)
+    train_edit_adapter.train(train_edit_adapter.EditTrainConfig(weights=str(w), steps=2, output_dir=str(out), **common), edits)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    shutil.copytree(w, snap)
+    shutil.rmtree(snap / "edit_adapter")
+    summary = train_edit_adapter.train(
+        train_edit_adapter.EditTrainConfig(weights=str(snap), export_only=True, output_dir=str(out), steps=1000), edits)
+    assert summary["step"] == 2
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # the run's state is untouched
+    assert EVEConfig.load(snap).notes["edit_adapter"]["steps"] == 2
+    shipped = EVEModel.from_pretrained(w, require=("edit_adapter",)).edit_adapter.state_dict()
+    snapped = EVEModel.from_pretrained(snap, require=("edit_adapter",)).edit_adapter.state_dict()
+    assert all(torch.equal(shipped[k], snapped[k]) for k in shipped)
