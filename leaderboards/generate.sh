@@ -13,9 +13,12 @@ eve-bench leaderboard "$RUNS/synth/identity" --out leaderboards/synth \
 # synth-reference: the reference baselines (issue 5) with the shipped reference/weights/synth
 # checkpoint, on 2 samples per task (14). On the project's 2-core CPU: identity 12 s,
 # per_frame_edit 206 s, video_sdedit 115 s, plug_and_play 292 s. Identity is re-run on the same samples so the rows compare.
-for model in identity reference.baselines:per_frame_edit reference.baselines:video_sdedit \
-             reference.baselines:plug_and_play; do
-  eve-bench run --model "$model" --suite synth --limit 2 --out "$RUNS/synth-reference/${model##*:}" --quiet
+# The weights are named explicitly: the run cache then keys on their files, so re-shipped weights
+# are re-run instead of served from the cache.
+eve-bench run --model identity --suite synth --limit 2 --out "$RUNS/synth-reference/identity" --quiet
+for model in reference.baselines:per_frame_edit reference.baselines:video_sdedit reference.baselines:plug_and_play; do
+  eve-bench run --model "$model" --model-args weights=reference/weights/synth --suite synth --limit 2 \
+    --out "$RUNS/synth-reference/${model##*:}" --quiet
 done
 eve-bench leaderboard "$RUNS/synth-reference/identity" "$RUNS/synth-reference/per_frame_edit" \
   "$RUNS/synth-reference/video_sdedit" "$RUNS/synth-reference/plug_and_play" --out leaderboards/synth-reference \
