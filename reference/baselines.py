@@ -10,7 +10,8 @@ weights), steps (DDIM steps), guidance_scale (text), image_guidance_scale (image
 strength (SDEdit), device, dtype ("float32" / "float16" / "bfloat16"); per_frame_edit also
 takes frame_batch (frames denoised together). Frames are resized to the
 model resolution (square) and back to the request size; videos longer than the video adapter's
-window are processed in windows. Every result is a deterministic function of the request seed.
+window are processed in windows, chained through their first frame when the adapter is
+first-frame conditioned. Every result is a deterministic function of the request seed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch
 class _ReferenceEditor:
     name = "reference"
     needs: tuple[str, ...] = ()
-    version = "1"
 
     def __init__(
         self,
@@ -76,6 +76,22 @@ class _ReferenceEditor:
             images = self._edit(request, self._frames(request), self._generator(request.seed))
         return self._result(request, images)
 
+    def _windowed(self, num_frames: int, first, window) -> torch.Tensor:
+        """Latents (T, C, h, w) of a clip longer than the video adapter's window, one
+        `window(start, end, first_frame)` -> (1, C, F, h, w) call per window.
+
+        With a first-frame-conditioned adapter, consecutive windows share a frame and each starts
+        from the previous window's last frame, held clean (Emu Video's way of extending a clip), so
+        windows join without a seam; `first` conditions the first window (None: text-to-video).
+        Without it, windows are independent."""
+        conditioned = self.model.config.first_frame_conditioning
+        pieces = []
+        for start, end in sampling.windows(num_frames, self.model.config.num_frames, overlap=1 if conditioned else 0):
+            per_frame = sampling.frames_to_batch(window(start, end, first if conditioned else None))
+            pieces.append(per_frame[1:] if pieces and conditioned else per_frame)
+            first = per_frame[-1]
+        return torch.cat(pieces)
+
     def _edit(self, request, frames, generator) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -106,17 +122,16 @@ class VideoSDEdit(_ReferenceEditor):
 
     def _edit(self, request, frames, generator):
         model = self.model
-        window = model.config.num_frames
         src = model.backbone.encode_images(frames)  # (T, C, h, w)
-        out = torch.empty_like(src)
-        for start, end in sampling.windows(src.shape[0], window, overlap=0):
-            clip = sampling.batch_to_frames(src[start:end], end - start)
-            lat = sampling.generate_video(
+
+        def window(start, end, first):
+            return sampling.generate_video(
                 model, end - start, request.target_caption or "", generator, steps=self.steps,
-                guidance_scale=self.guidance_scale, init_latents=clip, strength=self.strength,
+                guidance_scale=self.guidance_scale, init_latents=sampling.batch_to_frames(src[start:end], end - start),
+                strength=self.strength, first_frame=first,
             )
-            out[start:end] = sampling.frames_to_batch(lat)
-        return model.backbone.decode_latents(out)
+
+        return model.backbone.decode_latents(self._windowed(src.shape[0], None, window))
 
 
 class PlugAndPlay(_ReferenceEditor):
@@ -125,29 +140,21 @@ class PlugAndPlay(_ReferenceEditor):
 
     def _edit(self, request, frames, generator):
         model = self.model
-        window = model.config.num_frames
-        conditioned = model.config.first_frame_conditioning
-        t = frames.shape[0]
-        out = None
         first = None
-        if conditioned:  # EVE: the first frame is edited by the edit adapter, the video adapter follows it
+        if model.config.first_frame_conditioning:  # EVE: the edit adapter edits frame 0, the video adapter follows it
             first = sampling.edit_frames(
                 model, frames[:1], request.instruction or "", request.target_caption or "", request.task, generator,
                 steps=self.steps, guidance_scale=self.guidance_scale, image_guidance_scale=self.image_guidance_scale,
             )[0]
-        pieces = []
-        for start, end in sampling.windows(t, window, overlap=1 if conditioned else 0):
-            lat = sampling.plug_and_play(
+
+        def window(start, end, first):
+            return sampling.plug_and_play(
                 model, frames[start:end], request.instruction or "", request.target_caption or "", request.task,
                 generator, steps=self.steps, guidance_scale=self.guidance_scale,
                 image_guidance_scale=self.image_guidance_scale, first_frame=first,
             )
-            per_frame = sampling.frames_to_batch(lat)
-            pieces.append(per_frame if not pieces or not conditioned else per_frame[1:])
-            if conditioned:  # the next window starts on this window's last frame
-                first = per_frame[-1]
-        out = torch.cat(pieces)
-        return model.backbone.decode_latents(out)
+
+        return model.backbone.decode_latents(self._windowed(frames.shape[0], first, window))
 
 
 def per_frame_edit(**kwargs) -> PerFrameEdit:

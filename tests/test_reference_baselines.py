@@ -130,3 +130,26 @@ def test_baselines_have_short_names(capsys):
     main(["list", "models"])
     listed = capsys.readouterr().out.split()
     assert {"identity", "per_frame_edit", "video_sdedit", "plug_and_play"} <= set(listed)
+
+
+@pytest.mark.parametrize("conditioned", [True, False])
+def test_windows_chain_through_the_first_frame(ckpt, conditioned):
+    """A first-frame-conditioned adapter continues each window from the previous window's last
+    frame (no seam); an unconditioned one runs independent windows."""
+    editor = load_model("reference.baselines:video_sdedit", {"weights": str(ckpt)}, device="cpu")
+    editor.model.config.first_frame_conditioning = conditioned
+    window = editor.model.config.num_frames  # 4 in the tiny preset
+    calls = []
+
+    def fake_window(start, end, first):
+        calls.append((start, end, first))
+        return torch.arange(start, end, dtype=torch.float32).view(1, 1, end - start, 1, 1)
+
+    out = editor._windowed(10, None, fake_window)
+    assert out.flatten().tolist() == list(range(10))  # every frame once, in order
+    if conditioned:
+        assert [(s, e) for s, e, _ in calls] == [(0, 4), (3, 7), (6, 10)]
+        assert calls[0][2] is None and [c[2].item() for c in calls[1:]] == [3, 6]
+    else:
+        assert [(s, e) for s, e, _ in calls] == [(0, window), (4, 8), (8, 10)]
+        assert all(first is None for _, _, first in calls)

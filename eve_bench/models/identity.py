@@ -5,7 +5,6 @@ from eve_bench.video import Video
 
 
 class IdentityEditor:
-    version = "1"
 
     def edit(self, request: EditRequest) -> Video:
         return request.video
