@@ -28,7 +28,7 @@ _PARTS = ("backbone", "edit_adapter", "video_adapter", "eve_config.json")  # wri
 class StageSummary:
     stage: str
     steps: int
-    minutes: float  # training wall time, summed over resumed segments (steps redone after a kill count)
+    minutes: float  # training wall time, summed over resumed segments
     early_loss: float  # mean of the logged losses at steps 25-100
     late_loss: float  # mean of the last ten logged losses
 
@@ -39,7 +39,8 @@ def summarize(log_path: str | Path) -> StageSummary:
         raise ValueError(f"{log_path} has no logged step")
     early = [r["loss"] for r in rows if 25 <= r["step"] <= 100] or [rows[0]["loss"]]
     late = [r["loss"] for r in rows[-10:]]
-    # `seconds` restarts from 0 when a run resumes: add up each segment's last value
+    # `seconds` restarts from 0 when a run resumes: add up each segment's last value (a resume drops
+    # the lines after its checkpoint, so time spent on steps a kill threw away is not counted)
     seconds = sum(a["seconds"] for a, b in zip(rows, rows[1:]) if b["seconds"] < a["seconds"]) + rows[-1]["seconds"]
     return StageSummary(
         stage=Path(log_path).parent.name,

@@ -9,7 +9,8 @@ Output directory:
   <output_dir>/checkpoints/step_<N>/          accelerate state (model, optimizer, EMA, RNG) + trainer.json
 Resume: the newest checkpoint under <output_dir>/checkpoints is loaded when `resume` is on; the
 data stream is re-seeded with (seed, step) (`stream_seed`) so the resumed run does not replay the
-same items.
+same items, and loss.jsonl loses the lines logged after that checkpoint (the steps are redone),
+so the log always describes the weights beside it.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def run_training(
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     log_path = out / "loss.jsonl"
+    if ckpt is not None and accelerator.is_main_process and not cfg.export_only:
+        truncate_log(log_path, step)
     it = None if cfg.export_only else batch_iterator(stream_fn(stream_seed(cfg, step)), cfg.batch_size, cfg.num_workers)
     module.train()
     t0 = time.time()
@@ -180,6 +183,26 @@ def run_training(
         if ema is not None:
             ema.restore(params)
     return {"step": step, "loss": last_loss, "seconds": time.time() - t0, "log": str(log_path)}
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Keep the lines of a loss.jsonl logged at or before `step`. A line cut short by a kill is
+    dropped too. Rewritten through a temporary file, so a kill here loses nothing."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if line.endswith("\n") and row["step"] <= step:
+            keep.append(line)
+    if len(keep) != len(lines):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(keep))
+        tmp.replace(path)
 
 
 def _release_accelerator_state() -> None:

@@ -19,16 +19,17 @@ def _log(path, rows):
 
 def test_summarize_adds_up_resumed_segments(tmp_path):
     log = tmp_path / "backbone_vae" / "loss.jsonl"
-    # killed after step 75 (checkpoint at 50), resumed: seconds restart and steps 75.. are redone
+    # killed after step 75 (checkpoint at 50), resumed: the log is cut back to step 50, seconds
+    # restart and steps 51.. are redone
     _log(log, [{"step": s, "loss": l, "seconds": t} for s, l, t in
-               [(25, 0.4, 10.0), (50, 0.2, 20.0), (75, 0.1, 30.0), (75, 0.1, 10.0), (100, 0.05, 20.0)]])
+               [(25, 0.4, 10.0), (50, 0.2, 20.0), (75, 0.1, 10.0), (100, 0.1, 20.0), (125, 0.05, 30.0)]])
     s = summarize(log)
-    assert s.stage == "backbone_vae" and s.steps == 100
+    assert s.stage == "backbone_vae" and s.steps == 125
     assert s.minutes == pytest.approx(50 / 60)
-    assert s.early_loss == pytest.approx((0.4 + 0.2 + 0.1 + 0.1 + 0.05) / 5)
+    assert s.early_loss == pytest.approx((0.4 + 0.2 + 0.1 + 0.1) / 4)
     assert s.late_loss == pytest.approx(0.17)
     table = markdown_table([s])
-    assert "| backbone_vae | 100 | 0.8 min | 0.170 | 0.170 |" in table
+    assert "| backbone_vae | 125 | 0.8 min | 0.200 | 0.170 |" in table
     assert "13.7 dB" in table  # 10 log10(4 / 0.17)
 
 

@@ -70,6 +70,20 @@ def test_video_adapter_steps_lower_loss():
     assert after < 0.95 * before, (before, after)
 
 
+def test_truncate_log_drops_redone_and_cut_lines(tmp_path):
+    from reference.training import truncate_log
+
+    log = tmp_path / "loss.jsonl"
+    rows = [json.dumps({"step": s, "loss": 0.1}) + "\n" for s in (25, 50, 75)]
+    log.write_text("".join(rows) + '{"step": 100, "lo')  # killed while writing step 100
+    truncate_log(log, 50)
+    assert log.read_text() == "".join(rows[:2])
+    truncate_log(log, 50)
+    assert log.read_text() == "".join(rows[:2])
+    truncate_log(tmp_path / "absent.jsonl", 10)  # a run that never logged
+    assert not (tmp_path / "absent.jsonl").exists()
+
+
 def test_entry_points_train_checkpoint_resume_and_export(tmp_path):
     w = tmp_path / "model"
     common = dict(batch_size=2, checkpoint_every=2, log_every=1, lr=1e-3, ema_decay=0.9)
@@ -86,12 +100,16 @@ def test_entry_points_train_checkpoint_resume_and_export(tmp_path):
     for fn, cfg, stream in runs:
         summary = fn(cfg, stream_fn=stream)
         assert summary["step"] == 2
-    # resume the edit adapter run: it continues from its step-2 checkpoint
+    # resume the edit adapter run: it continues from its step-2 checkpoint; a line that a killed
+    # run logged after that checkpoint is dropped, since step 3 is redone
+    log_path = tmp_path / "train" / "edit_adapter" / "loss.jsonl"
+    with open(log_path, "a") as f:
+        f.write(json.dumps({"step": 3, "loss": 99.0, "lr": 0.0, "seconds": 0.0}) + "\n")
     cfg = train_edit_adapter.EditTrainConfig(weights=str(w), steps=3, **common)
     summary = train_edit_adapter.train(cfg, stream_fn=lambda s: TinyEditTripletStream(seed=s))
     assert summary["step"] == 3
-    log = [json.loads(line) for line in (tmp_path / "train" / "edit_adapter" / "loss.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [1, 2, 3]
+    log = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3] and log[-1]["loss"] != 99.0
     ckpts = sorted(p.name for p in (tmp_path / "train" / "edit_adapter" / "checkpoints").iterdir())
     assert ckpts == ["step_0000002", "step_0000003"]
     config = EVEConfig.load(w)
