@@ -20,7 +20,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -132,6 +132,7 @@ def run_training(
         step = json.loads((ckpt / "trainer.json").read_text())["step"]
         accelerator.print(f"resumed from {ckpt} at step {step}")
     if cfg.export_only:
+        _adopt_run_config(cfg, out)
         cfg.steps = step  # the export's notes then record the steps the snapshot really had
 
     if accelerator.is_main_process and not cfg.export_only:
@@ -183,6 +184,22 @@ def run_training(
         if ema is not None:
             ema.restore(params)
     return {"step": step, "loss": last_loss, "seconds": time.time() - t0, "log": str(log_path)}
+
+
+# what an --export-only command decides for itself; every other setting is the run's own
+_EXPORT_LOCAL = frozenset({"weights", "output_dir", "export_only", "resume", "cpu", "num_workers"})
+
+
+def _adopt_run_config(cfg: TrainConfig, out: Path) -> None:
+    """Take the run's settings from its train_config.json, so that an export's notes say how the
+    run was trained (its lr, batch size, ...), not the defaults of the exporting command line."""
+    path = out / "train_config.json"
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text())
+    for f in fields(cfg):
+        if f.name in saved and f.name not in _EXPORT_LOCAL:
+            setattr(cfg, f.name, saved[f.name])
 
 
 def truncate_log(path: Path, step: int) -> None:

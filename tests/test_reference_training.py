@@ -206,7 +206,8 @@ def test_export_only_snapshots_a_run_without_touching_it(tmp_path):
         train_edit_adapter.EditTrainConfig(weights=str(snap), export_only=True, output_dir=str(out), steps=1000), edits)
     assert summary["step"] == 2
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # the run's state is untouched
-    assert EVEConfig.load(snap).notes["edit_adapter"]["steps"] == 2
+    note = EVEConfig.load(snap).notes["edit_adapter"]
+    assert (note["steps"], note["lr"], note["batch_size"]) == (2, 1e-3, 2)  # the run's, not this command's
     shipped = EVEModel.from_pretrained(w, require=("edit_adapter",)).edit_adapter.state_dict()
     snapped = EVEModel.from_pretrained(snap, require=("edit_adapter",)).edit_adapter.state_dict()
     assert all(torch.equal(shipped[k], snapped[k]) for k in shipped)
