@@ -81,9 +81,9 @@ class _ReferenceEditor:
         `window(start, end, first_frame)` -> (1, C, F, h, w) call per window.
 
         With a first-frame-conditioned adapter, consecutive windows share a frame and each starts
-        from the previous window's last frame, held clean (Emu Video's way of extending a clip), so
-        windows join without a seam; `first` conditions the first window (None: text-to-video).
-        Without it, windows are independent."""
+        from the previous window's last frame, held clean (the adapter's first-frame conditioning
+        reused to extend a clip), so windows join without a seam; `first` conditions the first
+        window (None: text-to-video). Without it, windows are independent."""
         conditioned = self.model.config.first_frame_conditioning
         pieces = []
         for start, end in sampling.windows(num_frames, self.model.config.num_frames, overlap=1 if conditioned else 0):

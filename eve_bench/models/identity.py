@@ -5,6 +5,5 @@ from eve_bench.video import Video
 
 
 class IdentityEditor:
-
     def edit(self, request: EditRequest) -> Video:
         return request.video
