@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
 from reference.checkpoint import EVEModel
-from reference.ship import markdown_table, ship, summarize
+from reference.ship import markdown_table, ship, summarize, vae_psnr
 from reference.testing import tiny_checkpoint
 
 
@@ -28,9 +29,10 @@ def test_summarize_adds_up_resumed_segments(tmp_path):
     assert s.minutes == pytest.approx(50 / 60)
     assert s.early_loss == pytest.approx((0.4 + 0.2 + 0.1 + 0.1) / 4)
     assert s.late_loss == pytest.approx(0.17)
-    table = markdown_table([s])
+    table = markdown_table([s], vae_db=27.44)
     assert "| backbone_vae | 125 | 0.8 min | 0.200 | 0.170 |" in table
-    assert "13.7 dB" in table  # 10 log10(4 / 0.17)
+    assert "16 held-out frames: 27.4 dB PSNR" in table
+    assert "PSNR" not in markdown_table([s])
 
 
 def test_summarize_rejects_an_empty_log(tmp_path):
@@ -61,3 +63,18 @@ def test_ship_replaces_parts_keeps_notes_and_round_trips(tmp_path):
     a, b = model.backbone.unet.conv_in.weight, shipped.backbone.unet.conv_in.weight
     assert b.dtype == torch.float32
     assert torch.allclose(a, b, atol=1e-3) and not torch.equal(a, b)  # float16 storage, float32 load
+
+
+def test_vae_psnr_measures_the_round_trip(tmp_path):
+    model = tiny_checkpoint(tmp_path / "model")
+    db = vae_psnr(model, frames=4)
+    assert db == vae_psnr(model, frames=4)  # the same held-out frames every time
+    with torch.no_grad():  # a VAE that decodes to grey everywhere scores exactly the PSNR of grey
+        for p in model.backbone.vae.decoder.conv_out.parameters():
+            p.zero_()
+    from reference.data import batches, make_stream, uint8_to_tensor
+
+    x = uint8_to_tensor(next(batches(make_stream("image", seed=123, size=model.config.resolution, split="heldout"), 4))["image"])
+    grey = 10 * math.log10(4 / (x ** 2).mean().item())
+    assert vae_psnr(model, frames=4) == pytest.approx(grey, abs=1e-3)
+    assert db != pytest.approx(grey, abs=1e-3)
