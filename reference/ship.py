@@ -7,7 +7,8 @@ training state). The checkpoint is written in float16 (the baselines load it bac
 to a temporary sibling and swapped in by renaming only when complete, so an interrupted ship
 leaves the previous checkpoint (at worst under `<out>.previous`), never a half-written one;
 hand-written files already in `--out` (TRAINING.md) are carried over.
-`logs/<stage>/{loss.jsonl,train_config.json}` are copied beside it, and the log summary table
+`logs/<stage>/{loss.jsonl,train_config.json}` are copied beside it (each log cut at the step the
+checkpoint's notes record for that part, should the run have gone on training), and the log summary table
 (`summarize`) and the shipped VAE's reconstruction PSNR (`vae_psnr`) are printed in markdown for
 TRAINING.md.
 """
@@ -84,6 +85,7 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
     import torch
 
     from reference.checkpoint import EVEModel
+    from reference.training import truncate_log
 
     run, out = Path(run), Path(out)
     model = EVEModel.from_pretrained(run / "model", torch_dtype=torch.float16)
@@ -93,13 +95,18 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
     summaries = []
     logs = (run / "train").glob("*/loss.jsonl")
     order = {name: i for i, name in enumerate(STAGE_ORDER)}
+    notes = model.config.notes
     for log in sorted(logs, key=lambda p: (order.get(p.parent.name, len(order)), p.parent.name)):
         dest = tmp / "logs" / log.parent.name
         dest.mkdir(parents=True, exist_ok=True)
         for name in LOG_FILES:
             if (log.parent / name).is_file():
                 shutil.copy2(log.parent / name, dest / name)
-        summaries.append(summarize(log))
+        # a run that went on training after its last export has logged past the shipped weights
+        note = notes.get(log.parent.name.removeprefix("backbone_"), {})
+        if "steps" in note:
+            truncate_log(dest / "loss.jsonl", note["steps"])
+        summaries.append(summarize(dest / "loss.jsonl"))
     if out.is_dir():  # keep what a person wrote (TRAINING.md), then swap whole directories
         for extra in out.iterdir():
             if extra.name not in (*_PARTS, "logs"):

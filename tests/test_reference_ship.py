@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from reference.checkpoint import EVEModel
+from reference.checkpoint import EVEConfig, EVEModel
 from reference.ship import markdown_table, ship, summarize, vae_psnr
 from reference.testing import tiny_checkpoint
 
@@ -45,7 +45,10 @@ def test_summarize_rejects_an_empty_log(tmp_path):
 def test_ship_replaces_parts_keeps_notes_and_round_trips(tmp_path):
     run = tmp_path / "run"
     model = tiny_checkpoint(run / "model")
-    _log(run / "train" / "edit_adapter" / "loss.jsonl", [{"step": 1, "loss": 0.5, "seconds": 1.0}])
+    EVEConfig.record_training(run / "model", "edit_adapter", {"steps": 1})
+    # the run went on after that export: the shipped log stops at the shipped weights' step
+    _log(run / "train" / "edit_adapter" / "loss.jsonl",
+         [{"step": 1, "loss": 0.5, "seconds": 1.0}, {"step": 2, "loss": 0.4, "seconds": 2.0}])
     (run / "train" / "edit_adapter" / "train_config.json").write_text("{}\n")
     out = tmp_path / "shipped"
     (out / "edit_adapter").mkdir(parents=True)
@@ -54,7 +57,9 @@ def test_ship_replaces_parts_keeps_notes_and_round_trips(tmp_path):
 
     summaries = ship(run, out)
 
-    assert [s.stage for s in summaries] == ["edit_adapter"]
+    assert [(s.stage, s.steps) for s in summaries] == [("edit_adapter", 1)]
+    assert [json.loads(x)["step"] for x in (out / "logs" / "edit_adapter" / "loss.jsonl").read_text().splitlines()] == [1]
+    assert len((run / "train" / "edit_adapter" / "loss.jsonl").read_text().splitlines()) == 2  # the run is untouched
     assert (out / "TRAINING.md").read_text() == "hand-written\n"
     assert not (out / "edit_adapter" / "stale.safetensors").exists()
     assert (out / "logs" / "edit_adapter" / "train_config.json").is_file()
