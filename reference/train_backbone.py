@@ -38,6 +38,10 @@ class BackboneTrainConfig(TrainConfig):
     caption_dropout: float = 0.1
     """probability of an empty caption (classifier-free guidance)"""
     train_text_encoder: bool = True
+    style_share: float = 0.25
+    """share of training images drawn in a global look of the style task (sepia, sketch, ...), so
+    the backbone can render the looks that edit instructions ask for (0: the v4 recipe's t2i steps
+    up to 9,000 and its VAE)"""
     kl_weight: float = 1e-6
     model_seed: int = 0
     """seed of the random initialisation of a new checkpoint"""
@@ -117,7 +121,7 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
     if not cfg.output_dir:
         cfg.output_dir = str(w.parent / "train" / f"backbone_{cfg.stage}")
     if stream_fn is None:
-        stream_fn = lambda seed: make_stream("image", seed=seed, size=config.resolution)  # noqa: E731
+        stream_fn = lambda seed: make_stream("image", seed=seed, size=config.resolution, style_share=cfg.style_share)  # noqa: E731
 
     if cfg.stage in ("vae", "vae_decoder"):
         decoder_only = cfg.stage == "vae_decoder"
@@ -135,7 +139,7 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
                 sample = next(batches(stream_fn(stream_seed(cfg, 10**6)), cfg.batch_size))
                 extra["scaling_factor"] = set_latent_scale(m.vae, uint8_to_tensor(sample["image"]))
             m.vae.save_pretrained(w / "backbone" / "vae", safe_serialization=True)
-            EVEConfig.record_training(w, cfg.stage, cfg.note(**extra))
+            EVEConfig.record_training(w, cfg.stage, cfg.note(style_share=cfg.style_share, **extra))
 
         return run_training(cfg, module, stream_fn, export)
 
@@ -151,7 +155,7 @@ def train(cfg: BackboneTrainConfig, stream_fn=None) -> dict:
         m.unet.save_pretrained(w / "backbone" / "unet", safe_serialization=True)
         if cfg.train_text_encoder:
             m.text_encoder.save_pretrained(w / "backbone" / "text_encoder", safe_serialization=True)
-        EVEConfig.record_training(w, "t2i", cfg.note())
+        EVEConfig.record_training(w, "t2i", cfg.note(style_share=cfg.style_share))
 
     return run_training(cfg, module, stream_fn, export, frozen=frozen)
 

@@ -42,6 +42,8 @@ class VideoTrainConfig(TrainConfig):
     caption_dropout: float = 0.1
     first_frame_dropout: float = 0.25
     """share of clips trained without first-frame conditioning (plain text-to-video)"""
+    style_share: float = 0.25
+    """share of clips drawn in a global look of the style task (as for the backbone's images)"""
     output_dir: str = ""
     """training state; default <weights>/../train/video_adapter"""
 
@@ -104,11 +106,11 @@ def train(cfg: VideoTrainConfig, stream_fn=None) -> dict:
         cfg.output_dir = str(w.parent / "train" / "video_adapter")
     num_frames = cfg.num_frames or config.num_frames
     if stream_fn is None:
-        stream_fn = lambda seed: make_stream("clip", seed=seed, size=config.resolution, num_frames=num_frames)  # noqa: E731
+        stream_fn = lambda seed: make_stream("clip", seed=seed, size=config.resolution, num_frames=num_frames, style_share=cfg.style_share)  # noqa: E731
 
     def export(m):
         extract_motion_adapter(m.video_unet, adapter_config).save_pretrained(w / "video_adapter", safe_serialization=True)
-        EVEConfig.record_training(w, "video_adapter", cfg.note(num_frames=num_frames, first_frame_dropout=cfg.first_frame_dropout),
+        EVEConfig.record_training(w, "video_adapter", cfg.note(num_frames=num_frames, first_frame_dropout=cfg.first_frame_dropout, style_share=cfg.style_share),
                                   default_layout=True)
 
     return run_training(cfg, module, stream_fn, export, frozen=[bb.vae, bb.text_encoder])

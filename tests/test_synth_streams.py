@@ -9,6 +9,7 @@ import pytest
 from torch.utils.data import IterableDataset
 
 import eve_bench.synth.streams as streams
+from eve_bench.synth.captions import STYLE_PHRASES
 from eve_bench.synth.scene import SHAPES
 from eve_bench.synth.streams import HELDOUT_PAIRS, ClipStream, EditTripletStream, ImageCaptionStream
 
@@ -52,6 +53,32 @@ def test_clip_stream():
         assert set(item) == {"video", "caption"}
         assert item["video"].shape == (8, 32, 32, 3) and item["video"].dtype == np.uint8
     assert take(ClipStream(num_frames=4, size=16), 1)[0]["video"].shape == (4, 16, 16, 3)
+
+
+def styled(caption: str) -> bool:
+    return any(phrase in caption for phrases in STYLE_PHRASES.values() for phrase in phrases)
+
+
+@pytest.mark.parametrize("make", [
+    lambda share: ImageCaptionStream(seed=3, style_share=share),
+    lambda share: ClipStream(seed=3, num_frames=2, style_share=share),
+])
+def test_style_share_draws_captioned_looks(make):
+    assert not any(styled(i["caption"]) for i in take(make(0.0), 40))
+    always = take(make(1.0), 12)
+    assert all(styled(i["caption"]) for i in always)
+    assert len({next(s for s, ps in STYLE_PHRASES.items() if any(p in i["caption"] for p in ps)) for i in always}) >= 3
+    some = sum(styled(i["caption"]) for i in take(make(0.25), 200))
+    assert 25 <= some <= 75
+    with pytest.raises(ValueError, match="style_share"):
+        make(1.5)
+
+
+def test_styled_items_show_their_look():
+    # a sepia scene has no colour but the sepia ramp: every pixel's channels are ordered R >= G >= B
+    item = next(i for i in take(ImageCaptionStream(seed=5, style_share=1.0), 60) if "sepia" in i["caption"])
+    rgb = item["image"].astype(int)
+    assert (rgb[..., 0] >= rgb[..., 1]).all() and (rgb[..., 1] >= rgb[..., 2]).all()
 
 
 def test_streams_are_seeded_per_seed_and_per_worker(monkeypatch):

@@ -16,6 +16,7 @@ every motion clearly. Images and triplets are single frames (frame 0 of a scene)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
@@ -25,6 +26,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from eve_bench.synth.captions import caption
 from eve_bench.synth.render import render_scene
 from eve_bench.synth.scene import Scene, pick, sample_scene
+from eve_bench.synth.styles import STYLES
 from eve_bench.synth.tasks import TASKS
 
 HELDOUT_PAIRS: frozenset[tuple[str, str]] = frozenset({
@@ -41,6 +43,12 @@ SPLIT_TAGS = {"train": 1, "heldout": 2}  # tag 0 is the evaluation suite's
 
 def shows_heldout_pair(scene: Scene) -> bool:
     return any((o.shape, o.colour) in HELDOUT_PAIRS for o in scene.objects)
+
+
+def _share(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"style_share must be in [0, 1], got {value}")
+    return float(value)
 
 
 def _belongs(split: str, *scenes: Scene) -> bool:
@@ -69,22 +77,32 @@ class _SynthStream(IterableDataset):
     def draw(self, rng: np.random.Generator) -> dict:
         raise NotImplementedError
 
-    def _scene(self, rng: np.random.Generator, num_frames: int) -> Scene:
+    def _scene(self, rng: np.random.Generator, num_frames: int, style_share: float = 0.0) -> Scene:
         # Rejection: about one scene in four shows a held-out pair, so either split needs few draws.
         while True:
             scene = sample_scene(rng, num_frames=num_frames, size=self.size)
             if _belongs(self.split, scene):
-                return scene
+                break
+        # No extra draw at share 0, so unstyled streams stay item-for-item what they always were.
+        if style_share > 0 and rng.random() < style_share:
+            scene = replace(scene, style=pick(rng, STYLES))
+        return scene
 
 
 class ImageCaptionStream(_SynthStream):
-    """dict(image=uint8 (H, W, 3), caption=str)."""
+    """dict(image=uint8 (H, W, 3), caption=str).
 
-    def __init__(self, seed: int = 0, size: int = 64, split: str = "train") -> None:
+    `style_share`: the share of scenes drawn in one of the global looks of the style task (sepia,
+    sketch, ...; the caption names it), so that a text-to-image model trained on the stream knows
+    the looks that edit instructions ask for, as a web-trained model does.
+    """
+
+    def __init__(self, seed: int = 0, size: int = 64, split: str = "train", style_share: float = 0.0) -> None:
         super().__init__(seed, size, split)
+        self.style_share = _share(style_share)
 
     def draw(self, rng: np.random.Generator) -> dict:
-        scene = self._scene(rng, num_frames=1)
+        scene = self._scene(rng, num_frames=1, style_share=self.style_share)
         return {"image": render_scene(scene)[0], "caption": caption(scene)}
 
 
@@ -119,12 +137,15 @@ class EditTripletStream(_SynthStream):
 
 
 class ClipStream(_SynthStream):
-    """dict(video=uint8 (T, H, W, 3), caption=str)."""
+    """dict(video=uint8 (T, H, W, 3), caption=str). `style_share` as for ImageCaptionStream."""
 
-    def __init__(self, seed: int = 0, size: int = 64, num_frames: int = 8, split: str = "train") -> None:
+    def __init__(
+        self, seed: int = 0, size: int = 64, num_frames: int = 8, split: str = "train", style_share: float = 0.0
+    ) -> None:
         super().__init__(seed, size, split)
         self.num_frames = num_frames
+        self.style_share = _share(style_share)
 
     def draw(self, rng: np.random.Generator) -> dict:
-        scene = self._scene(rng, num_frames=self.num_frames)
+        scene = self._scene(rng, num_frames=self.num_frames, style_share=self.style_share)
         return {"video": render_scene(scene), "caption": caption(scene)}
