@@ -53,27 +53,32 @@ def summarize(log_path: str | Path) -> StageSummary:
     )
 
 
-def markdown_table(summaries: list[StageSummary], vae_db: float | None = None) -> str:
+def markdown_table(
+    summaries: list[StageSummary], vae_db: float | None = None, styled_vae_db: float | None = None
+) -> str:
     lines = ["| stage | steps | wall time | early loss | late loss |", "|---|---|---|---|---|"]
     for s in summaries:
         lines.append(f"| {s.stage} | {s.steps:,} | {s.minutes:.1f} min | {s.early_loss:.3f} | {s.late_loss:.3f} |")
     if vae_db is not None:
         lines.append(f"\nVAE reconstruction of {VAE_CHECK_FRAMES} held-out frames: {vae_db:.1f} dB PSNR.")
+    if styled_vae_db is not None:
+        lines.append(f"The same number of held-out frames, all in the style task's looks: {styled_vae_db:.1f} dB PSNR.")
     return "\n".join(lines)
 
 
 VAE_CHECK_FRAMES = 16
 
 
-def vae_psnr(model, frames: int = VAE_CHECK_FRAMES, seed: int = 123) -> float:
+def vae_psnr(model, frames: int = VAE_CHECK_FRAMES, seed: int = 123, style_share: float = 0.0) -> float:
     """PSNR (dB, 0-255 scale) of the checkpoint's VAE round trip on synthetic frames of the held-out
-    split. The VAE's training loss cannot stand in for it: that loss includes the KL term."""
+    split (`style_share` of them in the style task's looks). The VAE's training loss cannot stand
+    in for it: that loss includes the KL term."""
     import torch
 
     from reference.data import batches, make_stream, uint8_to_tensor
 
     bb = model.backbone
-    images = next(batches(make_stream("image", seed=seed, size=model.config.resolution, split="heldout"), frames))["image"]
+    images = next(batches(make_stream("image", seed=seed, size=model.config.resolution, split="heldout", style_share=style_share), frames))["image"]
     x = uint8_to_tensor(images).to(bb.device, bb.dtype)
     with torch.no_grad():
         rec = bb.decode_latents(bb.encode_images(x)).clamp(-1, 1)
@@ -132,7 +137,7 @@ def main() -> None:
 
     summaries = ship(args.run, args.out)
     shipped = EVEModel.from_pretrained(args.out)  # measured as users load it: float16 weights in float32
-    print(markdown_table(summaries, vae_psnr(shipped)))
+    print(markdown_table(summaries, vae_psnr(shipped), vae_psnr(shipped, style_share=1.0)))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ def test_summarize_adds_up_resumed_segments(tmp_path):
     assert "| backbone_vae | 125 | 0.8 min | 0.200 | 0.170 |" in table
     assert "16 held-out frames: 27.4 dB PSNR" in table
     assert "PSNR" not in markdown_table([s])
+    assert "in the style task's looks: 21.0 dB" in markdown_table([s], vae_db=27.44, styled_vae_db=20.97)
 
 
 def test_summarize_rejects_an_empty_log(tmp_path):
@@ -74,6 +75,7 @@ def test_vae_psnr_measures_the_round_trip(tmp_path):
     model = tiny_checkpoint(tmp_path / "model")
     db = vae_psnr(model, frames=4)
     assert db == vae_psnr(model, frames=4)  # the same held-out frames every time
+    assert vae_psnr(model, frames=4, style_share=1.0) != db  # styled frames are other frames
     with torch.no_grad():  # a VAE that decodes to grey everywhere scores exactly the PSNR of grey
         for p in model.backbone.vae.decoder.conv_out.parameters():
             p.zero_()
