@@ -12,7 +12,7 @@ eve-bench leaderboard "$RUNS/synth/identity" --out leaderboards/synth \
 
 # synth-reference: the reference baselines (issue 5) with the shipped reference/weights/synth
 # checkpoint, on 2 samples per task (14). On the project's 2-core CPU: identity 6 s,
-# per_frame_edit 100 s, video_sdedit 96 s, plug_and_play 301 s (summary.json wall_time_s). Identity is re-run on the same samples so the rows compare.
+# per_frame_edit 102 s, video_sdedit 77 s, plug_and_play 180 s (summary.json wall_time_s). Identity is re-run on the same samples so the rows compare.
 # The weights are named explicitly: the run cache then keys on their files, so re-shipped weights
 # are re-run instead of served from the cache.
 eve-bench run --model identity --suite synth --limit 2 --out "$RUNS/synth-reference/identity" --quiet
