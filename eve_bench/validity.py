@@ -171,7 +171,27 @@ def render_markdown(corr: dict, rows: list[dict], skipped: dict, command: str) -
     for v in VARIANTS:
         vals = [np.nanmean([r[m] for r in rows if r["variant"] == v.name]) for m in corr]
         lines.append(f"| {v.name} | " + " | ".join(f"{x:.4g}" for x in vals) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + headroom_table(rows, list(corr) + list(REFERENCES))) + "\n"
+
+
+def headroom_table(rows: list[dict], metrics: list[str]) -> list[str]:
+    """Markdown lines: per task, what the unedited source and the exact ground truth score on each
+    metric. The room between them is all a model can gain on that task (little for texture on
+    the text metrics: a new surface pattern barely moves a whole-frame CLIP embedding)."""
+    if not {"identity", "ground_truth"} <= {r["variant"] for r in rows}:
+        return []
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    lines = ["Per task: identity (the source) -> ground truth, the floor and ceiling of each metric:", "",
+             "| metric | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for m in metrics:
+        cells = []
+        for task in tasks:
+            lo, hi = ([r[m] for r in rows if r["task"] == task and r["variant"] == v and _finite(r[m])]
+                      for v in ("identity", "ground_truth"))
+            # undefined where the metric's region is empty (gt_*_out of a whole-frame style edit)
+            cells.append(f"{np.mean(lo):.4g} -> {np.mean(hi):.4g}" if lo and hi else "–")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def render_heatmap(corr: dict, path: Path) -> None:

@@ -55,7 +55,20 @@ def test_write_report_files(tmp_path, monkeypatch):
     paths = write_report(tmp_path, n_videos=1)
     md = paths[0].read_text()
     assert "| warp_error |" in md and "Spearman" in md
-    assert paths[2].stat().st_size > 1000
+    assert "-> ground truth" not in md  # these four outputs hold no identity to measure from
+
+
+def test_headroom_table_reads_identity_and_ground_truth(rows):
+    from eve_bench.validity import headroom_table
+
+    header, _, first = headroom_table(rows, ["gt_ssim_in"])[2:5]
+    task = header.strip("| ").split(" | ")[1]
+    assert task == rows[0]["task"]
+    lo, hi = (float(x) for x in first.strip("| ").split(" | ")[1].split(" -> "))
+    by_variant = {r["variant"]: r["gt_ssim_in"] for r in rows if r["task"] == task}
+    assert lo == pytest.approx(by_variant["identity"], rel=1e-3)
+    assert hi == pytest.approx(1.0) and lo < 0.99  # the ground truth is its own perfect match
+    assert "identity (the source) -> ground truth" in "\n".join(headroom_table(rows, ["gt_ssim_in"]))
 
 
 @pytest.fixture(scope="module")
