@@ -11,18 +11,20 @@ eve-bench leaderboard "$RUNS/synth/identity" --out leaderboards/synth \
   --title "eve-bench leaderboard: synth (40 videos x 7 tasks, ground truth)"
 
 # synth-reference: the reference baselines (issue 5) with the shipped reference/weights/synth
-# checkpoint, on 2 samples per task (14). On the project's 2-core CPU: identity 6 s,
-# per_frame_edit 102 s, video_sdedit 77 s, plug_and_play 180 s (summary.json wall_time_s). Identity is re-run on the same samples so the rows compare.
+# checkpoint, on 6 samples per task (42; with 2, one sample moves a task's mean by several points).
+# On the project's 2-core CPU: identity 12 s, per_frame_edit 393 s, video_sdedit 259 s,
+# plug_and_play 631 s (summary.json wall_time_s; the metric-validity report ran beside them, so
+# alone they take less). Identity is re-run on the same samples so the rows compare.
 # The weights are named explicitly: the run cache then keys on their files, so re-shipped weights
 # are re-run instead of served from the cache.
-eve-bench run --model identity --suite synth --limit 2 --out "$RUNS/synth-reference/identity" --quiet
+eve-bench run --model identity --suite synth --limit 6 --out "$RUNS/synth-reference/identity" --quiet
 for model in reference.baselines:per_frame_edit reference.baselines:video_sdedit reference.baselines:plug_and_play; do
-  eve-bench run --model "$model" --model-args weights=reference/weights/synth --suite synth --limit 2 \
+  eve-bench run --model "$model" --model-args weights=reference/weights/synth --suite synth --limit 6 \
     --out "$RUNS/synth-reference/${model##*:}" --quiet
 done
 eve-bench leaderboard "$RUNS/synth-reference/identity" "$RUNS/synth-reference/per_frame_edit" \
   "$RUNS/synth-reference/video_sdedit" "$RUNS/synth-reference/plug_and_play" --out leaderboards/synth-reference \
-  --title "eve-bench leaderboard: synth, reference baselines (2 samples per task, ground truth)"
+  --title "eve-bench leaderboard: synth, reference baselines (6 samples per task, ground truth)"
 
 # tgve: only where the TGVE videos are present (../shared holds 12 of the 76 on the project's
 # machines); weight-free metrics unless real CLIP / PickScore / ViCLIP weights are supplied.
