@@ -176,8 +176,7 @@ def render_markdown(corr: dict, rows: list[dict], skipped: dict, command: str) -
 
 def headroom_table(rows: list[dict], metrics: list[str]) -> list[str]:
     """Markdown lines: per task, what the unedited source and the exact ground truth score on each
-    metric. The room between them is all a model can gain on that task (little for texture on
-    the text metrics: a new surface pattern barely moves a whole-frame CLIP embedding)."""
+    metric. The room between them is all a model can gain on that task."""
     if not {"identity", "ground_truth"} <= {r["variant"] for r in rows}:
         return []
     tasks = list(dict.fromkeys(r["task"] for r in rows))

@@ -34,7 +34,7 @@ timeout -s INT "$T" $PY -m reference.train_edit_adapter "${COMMON[@]}" --output-
 timeout -s INT "$T" $PY -m reference.train_video_adapter "${COMMON[@]}" --output-dir "$OUT/run/video_adapter" \
     --init-adapter "$OUT/w/video_adapter" --batch-size "$VB" --first-frame-dropout 0.5 --style-share 0.25 \
     > "$OUT/video.log" 2>&1 &
-wait || true
+wait
 $PY -m reference.train_edit_adapter --weights "$OUT/w" --output-dir "$OUT/run/edit_adapter" --export-only >> "$OUT/edit.log" 2>&1
 $PY -m reference.train_video_adapter --weights "$OUT/w" --output-dir "$OUT/run/video_adapter" --export-only >> "$OUT/video.log" 2>&1
 tail -n 1 "$OUT"/run/*/loss.jsonl

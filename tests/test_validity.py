@@ -56,6 +56,7 @@ def test_write_report_files(tmp_path, monkeypatch):
     md = paths[0].read_text()
     assert "| warp_error |" in md and "Spearman" in md
     assert "-> ground truth" not in md  # these four outputs hold no identity to measure from
+    assert paths[2].stat().st_size > 1000
 
 
 def test_headroom_table_reads_identity_and_ground_truth(rows):
