@@ -13,14 +13,14 @@
 # workers per adapter), INIT (checkpoint whose adapters to continue; the backbone always comes from
 # BASE), BASE (default reference/weights/synth), OUT (the continued checkpoint lands in $OUT/w,
 # training state and loss.jsonl in $OUT/run). Machines without a package index: put the wheels
-# (diffusers, tyro, open_clip_torch and their small dependencies) in .whl/ and they are installed
-# to a private site dir first.
+# (diffusers, tyro, open_clip_torch and their small dependencies) in a folder named by WHEELS and
+# they are installed to a private site dir first.
 set -euo pipefail
 PY=${PY:-python3}
 T=${T:-430}; EB=${EB:-96}; VB=${VB:-32}; W=${W:-7}; SEED=${SEED:-1}; CK=${CK:-500}
 BASE=${BASE:-reference/weights/synth}; INIT=${INIT:-$BASE}; OUT=${OUT:-/tmp/out}
-if [[ -d .whl ]]; then
-  $PY -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+if [[ -n "${WHEELS:-}" ]]; then
+  $PY -m pip install -q --no-index --no-deps --target /tmp/site "$WHEELS"/*.whl
   export PYTHONPATH=/tmp/site:$PWD
 fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
