@@ -70,14 +70,25 @@ class EVEConfig:
         os.replace(tmp, path)  # a reader never sees half a config
 
     @classmethod
-    def record_training(cls, directory: str | Path, part: str, note: dict, default_layout: bool = False) -> None:
+    def record_training(
+        cls, directory: str | Path, part: str, note: dict, default_layout: bool = False, continued: bool = False
+    ) -> None:
         """Note how `part` was trained in the checkpoint's config; `default_layout`: the part was just
         written at its default place, so a `<part>_path` pointing elsewhere is dropped.
+
+        `continued`: the run started from the very weights this part held, so the part's earlier
+        note is kept as the new note's "continued_from" (chained segments keep their whole lineage).
+        A note from the same run ("run": its output dir), an earlier export of it, is replaced, not chained.
 
         Read-modify-write under an exclusive lock: the two adapters may train side by side on one
         checkpoint and finish at the same moment, and neither note may be lost."""
         with _exclusive(Path(directory) / (CONFIG_NAME + ".lock")):
             config = cls.load(directory)
+            old = config.notes.get(part)
+            if old and "run" in note and old.get("run") == note["run"]:
+                old = old.get("continued_from")
+            if continued and old:
+                note = {**note, "continued_from": old}
             config.notes[part] = note
             if default_layout:
                 setattr(config, f"{part}_path", None)

@@ -21,7 +21,7 @@ from reference.checkpoint import EVEConfig
 from reference.data import make_stream, uint8_to_tensor
 from reference.edit_adapter import build_edit_adapter, condition_dropout_masks, edit_condition, edit_forward, instruction_text
 from reference.presets import get_preset
-from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, record_adapter, run_training
 
 
 @dataclass
@@ -95,7 +95,7 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
 
     def export(m):
         m.controlnet.save_pretrained(w / "edit_adapter", safe_serialization=True)
-        EVEConfig.record_training(w, "edit_adapter", cfg.note(), default_layout=True)
+        record_adapter(w, "edit_adapter", cfg, cfg.init_adapter)
 
     return run_training(cfg, module, stream_fn, export, frozen=[bb.unet, bb.vae, bb.text_encoder])
 

@@ -20,7 +20,7 @@ from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig
 from reference.data import make_stream, uint8_to_tensor
 from reference.presets import get_preset
-from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, record_adapter, run_training
 from reference.video_adapter import (
     build_motion_adapter,
     build_video_unet,
@@ -110,8 +110,8 @@ def train(cfg: VideoTrainConfig, stream_fn=None) -> dict:
 
     def export(m):
         extract_motion_adapter(m.video_unet, adapter_config).save_pretrained(w / "video_adapter", safe_serialization=True)
-        EVEConfig.record_training(w, "video_adapter", cfg.note(num_frames=num_frames, first_frame_dropout=cfg.first_frame_dropout, style_share=cfg.style_share),
-                                  default_layout=True)
+        record_adapter(w, "video_adapter", cfg, cfg.init_adapter, num_frames=num_frames,
+                       first_frame_dropout=cfg.first_frame_dropout, style_share=cfg.style_share)
 
     return run_training(cfg, module, stream_fn, export, frozen=[bb.vae, bb.text_encoder])
 

@@ -64,7 +64,22 @@ class TrainConfig:
 
     def note(self, **extra) -> dict:
         """What a checkpoint records about how one of its parts was trained."""
-        return {"steps": self.steps, "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr, **extra}
+        return {"steps": self.steps, "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr,
+                "lr_warmup_steps": self.lr_warmup_steps, "run": self.output_dir, **extra}
+
+
+def record_adapter(weights: Path, part: str, cfg: TrainConfig, init_adapter: str | None, **extra) -> None:
+    """Record an adapter export in the checkpoint's notes. A run that started from the adapter this
+    checkpoint already held (`init_adapter` is `weights/part`, as in reference/continue_adapters_gpu.sh)
+    continues its lineage; one started elsewhere (a public ControlNet) names its start instead."""
+    from reference.checkpoint import EVEConfig
+
+    note = cfg.note(**extra)
+    continued = False
+    if init_adapter:
+        note["init_adapter"] = str(init_adapter)
+        continued = Path(init_adapter).resolve() == (Path(weights) / part).resolve()
+    EVEConfig.record_training(weights, part, note, default_layout=True, continued=continued)
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:

@@ -202,6 +202,28 @@ def test_record_training_from_two_processes_loses_no_note(tmp_path):
     assert set(notes) == {f"{p}{i}" for p in ("edit", "video") for i in range(40)}
 
 
+def test_adapter_notes_keep_the_lineage_of_chained_segments(tmp_path):
+    from reference.training import TrainConfig, record_adapter
+
+    EVEConfig.from_preset("tiny").save(tmp_path)
+    own = str(tmp_path / "edit_adapter")
+    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=10, output_dir="cpu"), None)
+    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=5, output_dir="gpu1"), own)
+    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=7, output_dir="gpu2"), own)
+    # a second export of the same run replaces its first, it does not chain onto it
+    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=8, output_dir="gpu2"), own)
+    note = EVEConfig.load(tmp_path).notes["edit_adapter"]
+    chain = []
+    while note:
+        chain.append((note["run"], note["steps"]))
+        note = note.get("continued_from")
+    assert chain == [("gpu2", 8), ("gpu1", 5), ("cpu", 10)]
+    # started from another ControlNet: the start is named, the old lineage is not claimed
+    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=3, output_dir="ip2p"), "/hub/ip2p")
+    note = EVEConfig.load(tmp_path).notes["edit_adapter"]
+    assert note["init_adapter"] == "/hub/ip2p" and "continued_from" not in note
+
+
 def test_record_training_drops_a_part_path_for_the_default_layout(tmp_path):
     cfg = EVEConfig.from_preset("tiny")
     cfg.edit_adapter_path = "/elsewhere/ip2p"
