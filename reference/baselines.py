@@ -8,7 +8,9 @@
 Common model args: weights (EVE checkpoint dir; default: $EVE_REFERENCE_WEIGHTS or shipped
 weights), steps (DDIM steps), guidance_scale (text), image_guidance_scale (image, edit models),
 strength (SDEdit), device, dtype ("float32" / "float16" / "bfloat16"); per_frame_edit also
-takes frame_batch (frames denoised together). Frames are resized to the
+takes frame_batch (frames denoised together). A sampling setting not given comes from the
+checkpoint's `sampling` entry in eve_config.json (what it was tuned for), else from
+SAMPLING_DEFAULTS (InstructPix2Pix's image guidance 1.5, the paper's SDEdit strength 0.75). Frames are resized to the
 model resolution (square) and back to the request size; videos longer than the video adapter's
 window are processed in windows, chained through their first frame when the adapter is
 first-frame conditioned. Every result is a deterministic function of the request seed.
@@ -25,6 +27,7 @@ from reference import sampling
 from reference.weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+SAMPLING_DEFAULTS = {"steps": 20, "guidance_scale": 5.0, "image_guidance_scale": 1.5, "strength": 0.75}
 
 
 class _ReferenceEditor:
@@ -34,10 +37,10 @@ class _ReferenceEditor:
     def __init__(
         self,
         weights=None,
-        steps: int = 20,
-        guidance_scale: float = 5.0,
-        image_guidance_scale: float = 1.5,
-        strength: float = 0.75,
+        steps: int | None = None,
+        guidance_scale: float | None = None,
+        image_guidance_scale: float | None = None,
+        strength: float | None = None,
         device: str | None = None,
         dtype: str = "float32",
         model: EVEModel | None = None,
@@ -53,12 +56,19 @@ class _ReferenceEditor:
             self.weights = "<in-memory>"
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device)
-        self.steps = int(steps)
-        self.guidance_scale = float(guidance_scale)
-        self.image_guidance_scale = float(image_guidance_scale)
-        self.strength = float(strength)
+        tuned = model.config.sampling
+        unknown = sorted(set(tuned) - set(SAMPLING_DEFAULTS))
+        if unknown:
+            raise ValueError(f"{self.weights}: eve_config.json sampling has unknown key(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(SAMPLING_DEFAULTS)}")
+        given = dict(steps=steps, guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale, strength=strength)
+        settings = {**SAMPLING_DEFAULTS, **tuned, **{k: v for k, v in given.items() if v is not None}}
+        self.steps = int(settings["steps"])
+        self.guidance_scale = float(settings["guidance_scale"])
+        self.image_guidance_scale = float(settings["image_guidance_scale"])
+        self.strength = float(settings["strength"])
         if not 0.0 < self.strength <= 1.0:
-            raise ValueError(f"strength must be in (0, 1], got {strength}")
+            raise ValueError(f"strength must be in (0, 1], got {self.strength}")
 
     def _generator(self, seed: int) -> torch.Generator:
         return torch.Generator("cpu").manual_seed(int(seed))

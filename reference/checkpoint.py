@@ -49,6 +49,9 @@ class EVEConfig:
     format: str = FORMAT
     format_version: int = 1
     notes: dict = field(default_factory=dict)  # free-form provenance (training commands, seeds)
+    # the sampling settings this checkpoint was tuned for (keys of reference.baselines.SAMPLING_DEFAULTS),
+    # as transformers' generation_config: the baselines start from them, model args override them
+    sampling: dict = field(default_factory=dict)
 
     @classmethod
     def from_preset(cls, name: str) -> "EVEConfig":

@@ -64,6 +64,24 @@ def test_baseline_args(ckpt):
         load_model("reference.baselines:video_sdedit", {"weights": str(ckpt), "strength": 0.0}, device="cpu")
 
 
+def test_checkpoint_sampling_settings_are_the_defaults(ckpt, tmp_path):
+    from reference.checkpoint import EVEConfig
+
+    tuned = tmp_path / "tuned"
+    shutil.copytree(ckpt, tuned)
+    config = EVEConfig.load(tuned)
+    config.sampling = {"image_guidance_scale": 3.0, "steps": 7}
+    config.save(tuned)
+    m = load_model("reference.baselines:per_frame_edit", {"weights": str(tuned)}, device="cpu")
+    assert (m.image_guidance_scale, m.steps, m.guidance_scale) == (3.0, 7, 5.0)
+    m = load_model("reference.baselines:per_frame_edit", {"weights": str(tuned), "image_guidance_scale": 2}, device="cpu")
+    assert m.image_guidance_scale == 2.0
+    config.sampling = {"cfg": 3.0}
+    config.save(tuned)
+    with pytest.raises(ValueError, match="unknown key.*cfg"):
+        load_model("reference.baselines:per_frame_edit", {"weights": str(tuned)}, device="cpu")
+
+
 def test_missing_weights_raise_clear_errors(tmp_path, monkeypatch):
     monkeypatch.delenv(weights_mod.ENV_VAR, raising=False)
     monkeypatch.setattr(weights_mod, "SHIPPED_DIR", tmp_path / "nothing_shipped")
