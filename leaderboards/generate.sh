@@ -15,8 +15,8 @@ eve-bench leaderboard "$RUNS/synth/identity" --out leaderboards/synth \
 # On the project's 2-core CPU: identity 12 s, per_frame_edit 393 s, video_sdedit 259 s,
 # plug_and_play 631 s (summary.json wall_time_s; the metric-validity report ran beside them, so
 # alone they take less). Identity is re-run on the same samples so the rows compare.
-# The weights are named explicitly: the run cache then keys on their files, so re-shipped weights
-# are re-run instead of served from the cache.
+# The weights are named explicitly: the run cache then keys on their files, so re-shipped weights,
+# or new sampling settings in their eve_config.json, are re-run instead of served from the cache.
 eve-bench run --model identity --suite synth --limit 6 --out "$RUNS/synth-reference/identity" --quiet
 for model in reference.baselines:per_frame_edit reference.baselines:video_sdedit reference.baselines:plug_and_play; do
   eve-bench run --model "$model" --model-args weights=reference/weights/synth --suite synth --limit 6 \
