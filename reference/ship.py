@@ -108,7 +108,7 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
             if (log.parent / name).is_file():
                 shutil.copy2(log.parent / name, dest / name)
         # a run that went on training after its last export has logged past the shipped weights
-        note = notes.get(log.parent.name.removeprefix("backbone_"), {})
+        note = _note_for(notes, log.parent)
         if "steps" in note:
             truncate_log(dest / "loss.jsonl", note["steps"])
         summaries.append(summarize(dest / "loss.jsonl"))
@@ -124,6 +124,18 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
     else:
         tmp.rename(out)
     return summaries
+
+
+def _note_for(notes: dict, log_dir: Path) -> dict:
+    """The note of the run that wrote `log_dir`: along a continued part's lineage
+    (`continued_from`), the one whose run folder it is. A note that names no run (written before
+    notes did) is matched by the log folder's name alone; a lineage with no such run gives {}."""
+    note = notes.get(log_dir.name.removeprefix("backbone_"), {})
+    while note and "run" in note:
+        if Path(note["run"]).resolve() == log_dir.resolve():
+            return note
+        note = note.get("continued_from", {})
+    return note
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """What a perfect edit scores once it has passed through a checkpoint's own VAE.
 
 Every output of the reference models is decoded by the backbone's VAE at the model resolution, so
-the ground truth, encoded and decoded the same way, is the best any of them can score; the source
-done the same way is the identity edit under the same loss. Comparing a model with these two says
+the ground truth, encoded and decoded the same way, is about the best any of them can score (a
+model that found a better latent than the encoder's could do a little better); the source done the
+same way is the identity edit under the same loss. Comparing a model with these two says
 whether a gap to the bar lies in the VAE (the ceiling itself is low) or in the model (the ceiling
 is high and the model falls short of it). Both are written as submissions in the TGVE layout, to
 score with `eve-bench eval` like any other outputs:

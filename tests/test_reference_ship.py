@@ -71,6 +71,21 @@ def test_ship_replaces_parts_keeps_notes_and_round_trips(tmp_path):
     assert torch.allclose(a, b, atol=1e-3) and not torch.equal(a, b)  # float16 storage, float32 load
 
 
+def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
+    from reference.training import TrainConfig, record_adapter
+
+    run = tmp_path / "run"
+    tiny_checkpoint(run / "model")
+    first, second = run / "train" / "edit_adapter", tmp_path / "gpu" / "edit_adapter"
+    record_adapter(run / "model", "edit_adapter", TrainConfig(steps=2, output_dir=str(first)), None)
+    record_adapter(run / "model", "edit_adapter", TrainConfig(steps=1, output_dir=str(second)),
+                   str(run / "model" / "edit_adapter"))
+    _log(first / "loss.jsonl", [{"step": s, "loss": 0.5, "seconds": float(s)} for s in (1, 2, 3)])
+    summaries = ship(run, tmp_path / "shipped")
+    # the first segment's log stops at its own export (step 2), not at the last segment's step 1
+    assert [(s.stage, s.steps) for s in summaries] == [("edit_adapter", 2)]
+
+
 def test_vae_psnr_measures_the_round_trip(tmp_path):
     model = tiny_checkpoint(tmp_path / "model")
     db = vae_psnr(model, frames=4)
