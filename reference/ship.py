@@ -127,15 +127,21 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
 
 
 def _note_for(notes: dict, log_dir: Path) -> dict:
-    """The note of the run that wrote `log_dir`: along a continued part's lineage
-    (`continued_from`), the one whose run folder it is. A note that names no run (written before
-    notes did) is matched by the log folder's name alone; a lineage with no such run gives {}."""
-    note = notes.get(log_dir.name.removeprefix("backbone_"), {})
-    while note and "run" in note:
-        if Path(note["run"]).resolve() == log_dir.resolve():
+    """The note of the run that wrote `log_dir`: along the lineage (`continued_from`) of the part
+    the folder is named for (`edit_adapter_gpu4` -> edit_adapter), the newest whose run folder has
+    the log folder's name (logs keep their run's folder name when shipped and when carried into a
+    continuation, so each segment's folder is named apart). A note that names no run (written
+    before notes did) is matched by the folder's name alone. No match: {}."""
+    name = log_dir.name
+    direct = notes.get(name.removeprefix("backbone_"))
+    if direct is not None and "run" not in direct:
+        return direct
+    note = direct or next((notes[p] for p in ("edit_adapter", "video_adapter") if name.startswith(p + "_") and p in notes), None)
+    while note:
+        if Path(note.get("run", "")).name == name:
             return note
-        note = note.get("continued_from", {})
-    return note
+        note = note.get("continued_from")
+    return {}
 
 
 def main() -> None:

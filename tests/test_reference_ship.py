@@ -76,14 +76,17 @@ def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
 
     run = tmp_path / "run"
     tiny_checkpoint(run / "model")
-    first, second = run / "train" / "edit_adapter", tmp_path / "gpu" / "edit_adapter"
+    first, second = run / "train" / "edit_adapter", run / "train" / "edit_adapter_gpu1"
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=2, output_dir=str(first)), None)
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=1, output_dir=str(second)),
                    str(run / "model" / "edit_adapter"))
-    _log(first / "loss.jsonl", [{"step": s, "loss": 0.5, "seconds": float(s)} for s in (1, 2, 3)])
+    for log in (first, second):  # both went on logging past their exports
+        _log(log / "loss.jsonl", [{"step": s, "loss": 0.5, "seconds": float(s)} for s in (1, 2, 3)])
     summaries = ship(run, tmp_path / "shipped")
-    # the first segment's log stops at its own export (step 2), not at the last segment's step 1
-    assert [(s.stage, s.steps) for s in summaries] == [("edit_adapter", 2)]
+    # each segment's log stops at its own export: the first at step 2, the continuation at step 1
+    assert [(s.stage, s.steps) for s in summaries] == [("edit_adapter", 2), ("edit_adapter_gpu1", 1)]
+    notes = EVEModel.from_pretrained(tmp_path / "shipped").config.notes
+    assert notes["edit_adapter"]["continued_from"]["steps"] == 2  # the lineage ships
 
 
 def test_vae_psnr_measures_the_round_trip(tmp_path):
