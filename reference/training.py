@@ -82,8 +82,16 @@ def record_adapter(weights: Path, part: str, cfg: TrainConfig, init_adapter: str
     EVEConfig.record_training(weights, part, note, default_layout=True, continued=continued)
 
 
+def _checkpoints(output_dir: str | Path) -> list[Path]:
+    """Finished checkpoints, oldest first. One being written is `step_N.partial` until it is
+    complete, so a run killed while saving leaves nothing that passes for a checkpoint."""
+    done = [p for p in Path(output_dir, "checkpoints").glob("step_*")
+            if p.name.removeprefix("step_").isdigit() and (p / "trainer.json").is_file()]
+    return sorted(done, key=lambda p: int(p.name.removeprefix("step_")))
+
+
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    ckpts = sorted(Path(output_dir, "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    ckpts = _checkpoints(output_dir)
     return ckpts[-1] if ckpts else None
 
 
@@ -250,11 +258,18 @@ def _release_accelerator_state() -> None:
 
 
 def _save_checkpoint(accelerator, out: Path, step: int, keep: int) -> None:
-    path = out / "checkpoints" / f"step_{step:07d}"
-    accelerator.save_state(str(path))
+    final = out / "checkpoints" / f"step_{step:07d}"
+    partial = final.with_name(final.name + ".partial")
     if accelerator.is_main_process:
-        (path / "trainer.json").write_text(json.dumps({"step": step}) + "\n")
-        ckpts = sorted((out / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+        shutil.rmtree(partial, ignore_errors=True)  # left by a run killed while saving
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (partial / "trainer.json").write_text(json.dumps({"step": step}) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+        ckpts = _checkpoints(out)
         for old in ckpts[: max(0, len(ckpts) - keep)]:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -121,6 +121,17 @@ def test_entry_points_train_checkpoint_resume_and_export(tmp_path):
     assert model.backbone.vae.config.scaling_factor == pytest.approx(config.notes["vae"]["scaling_factor"])
 
 
+def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path):
+    from reference.training import latest_checkpoint
+
+    c = tmp_path / "checkpoints"
+    (c / "step_0000002").mkdir(parents=True)
+    (c / "step_0000002" / "trainer.json").write_text('{"step": 2}\n')
+    (c / "step_0000004.partial").mkdir()  # killed while saving
+    (c / "step_0000006").mkdir()  # half a checkpoint under a final name (as older runs could leave)
+    assert latest_checkpoint(tmp_path).name == "step_0000002"
+
+
 @pytest.mark.parametrize(
     "module,klass",
     [

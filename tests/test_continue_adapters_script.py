@@ -1,0 +1,46 @@
+"""reference/continue_adapters_gpu.sh on the CPU: a short segment on a tiny checkpoint ships with
+its lineage (the notes chain and the earlier logs carried over)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from reference.checkpoint import EVEConfig, EVEModel
+from reference.ship import ship
+from reference.testing import tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(env, **kw):
+    return subprocess.run(["bash", "reference/continue_adapters_gpu.sh"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PY": sys.executable, "W": "0", "CK": "2", "EB": "2", "VB": "1", **env}, **kw)
+
+
+def test_a_segment_ships_with_its_lineage(tmp_path):
+    base = tmp_path / "shipped"
+    tiny_checkpoint(base)
+    EVEConfig.record_training(base, "edit_adapter", {"steps": 4, "run": "edit_adapter"}, default_layout=True)
+    log = base / "logs" / "edit_adapter" / "loss.jsonl"  # the shipped checkpoint's earlier log
+    log.parent.mkdir(parents=True)
+    log.write_text("".join(json.dumps({"step": s, "loss": 0.5, "seconds": float(s)}) + "\n" for s in (2, 4)))
+
+    # a segment named like an earlier one would append to its log: refused before any training
+    (base / "logs" / "edit_adapter_x").mkdir()
+    clash = _run({"T": "5", "TAG": "x", "BASE": str(base), "OUT": str(tmp_path / "clash")})
+    assert clash.returncode == 2 and "TAG=x names an earlier segment" in clash.stderr
+    (base / "logs" / "edit_adapter_x").rmdir()
+
+    out = tmp_path / "seg"
+    done = _run({"T": "20", "SEED": "7", "BASE": str(base), "OUT": str(out)})
+    assert done.returncode == 0, done.stderr + (out / "edit.log").read_text()[-2000:]
+    summaries = ship(out, tmp_path / "reshipped")
+    stages = {s.stage: s.steps for s in summaries}
+    assert stages["edit_adapter"] == 4 and stages["edit_adapter_gpu7"] > 0 and stages["video_adapter_gpu7"] > 0
+    notes = EVEModel.from_pretrained(tmp_path / "reshipped").config.notes
+    assert notes["edit_adapter"]["continued_from"] == {"steps": 4, "run": "edit_adapter"}
+    assert Path(notes["edit_adapter"]["run"]).name == "edit_adapter_gpu7"
