@@ -1,4 +1,5 @@
-"""reference/continue_adapters_gpu.sh on the CPU: a short segment on a tiny checkpoint ships with
+"""reference/continue_adapters_gpu.sh on the CPU (40 s of training: the time has to cover the imports
+and a first checkpoint on a slow machine): a short segment on a tiny checkpoint ships with
 its lineage (the notes chain and the earlier logs carried over)."""
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def test_a_segment_ships_with_its_lineage(tmp_path):
     (base / "logs" / "edit_adapter_x").rmdir()
 
     out = tmp_path / "seg"
-    done = _run({"T": "20", "SEED": "7", "BASE": str(base), "OUT": str(out)})
+    done = _run({"T": "40", "SEED": "7", "BASE": str(base), "OUT": str(out)})
     assert done.returncode == 0, done.stderr + (out / "edit.log").read_text()[-2000:]
     summaries = ship(out, tmp_path / "reshipped")
     stages = {s.stage: s.steps for s in summaries}
