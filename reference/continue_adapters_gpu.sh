@@ -21,39 +21,51 @@
 # open_clip_torch and their small dependencies) in a folder named by WHEELS and they are installed
 # to a private site dir first.
 set -euo pipefail
+shopt -s nullglob
 PY=${PY:-python3}
 T=${T:-430}; EB=${EB:-96}; VB=${VB:-32}; W=${W:-7}; SEED=${SEED:-1}; CK=${CK:-500}; TAG=${TAG:-gpu$SEED}
 BASE=${BASE:-reference/weights/synth}; INIT=${INIT:-$BASE}; OUT=${OUT:-/tmp/out}
+EARLIER=""  # INIT's earlier logs: a shipped checkpoint's logs/, or a run folder's train/
+for d in "$INIT/logs" "$INIT/../train"; do [[ -d "$d" ]] && { EARLIER=$d; break; }; done
+# refuse before anything is deleted: OUT must not hold INIT, and the new segment must be new
+case "$(realpath "$INIT")/" in "$(realpath -m "$OUT")"/*)
+  echo "INIT=$INIT lies inside OUT=$OUT, which is rebuilt: pick another OUT" >&2; exit 2;; esac
+for part in edit_adapter video_adapter; do
+  if [[ -n "$EARLIER" && -e "$EARLIER/${part}_$TAG" ]]; then
+    echo "TAG=$TAG names an earlier segment of INIT ($EARLIER/${part}_$TAG); pick another TAG or SEED" >&2; exit 2
+  fi
+done
 if [[ -n "${WHEELS:-}" ]]; then
-  $PY -m pip install -q --no-index --no-deps --target /tmp/site "$WHEELS"/*.whl
+  "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "$WHEELS"/*.whl
   export PYTHONPATH=/tmp/site:$PWD
 fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 rm -rf "$OUT/model" "$OUT/train"; mkdir -p "$OUT/train"
 cp -r "$BASE" "$OUT/model"; rm -rf "$OUT/model/logs"
 cp -r "$INIT/edit_adapter" "$INIT/video_adapter" "$INIT/eve_config.json" "$OUT/model/"
-for earlier in "$INIT/logs" "$INIT/../train"; do  # a shipped checkpoint, or a run folder's model/
-  [[ -d "$earlier" ]] || continue
-  for run in "$earlier"/*/; do  # the logs only, not the training state
-    mkdir -p "$OUT/train/$(basename "$run")"
-    for f in loss.jsonl train_config.json; do [[ ! -f "$run/$f" ]] || cp "$run/$f" "$OUT/train/$(basename "$run")/"; done
+if [[ -n "$EARLIER" ]]; then
+  for run in "$EARLIER"/*/; do  # the logs and run records only, not the training state
+    dest=$OUT/train/$(basename "$run"); mkdir -p "$dest"
+    for f in loss.jsonl train_config.json run.json; do [[ ! -f "$run/$f" ]] || cp "$run/$f" "$dest/"; done
   done
-  break
-done
-M=$OUT/model; EDIT=$OUT/train/edit_adapter_$TAG; VIDEO=$OUT/train/video_adapter_$TAG
-if [[ -e "$EDIT" || -e "$VIDEO" ]]; then
-  echo "TAG=$TAG names an earlier segment of INIT ($(ls "$OUT/train" | tr '\n' ' ')); pick another TAG or SEED" >&2
-  exit 2
 fi
+M=$OUT/model; EDIT=$OUT/train/edit_adapter_$TAG; VIDEO=$OUT/train/video_adapter_$TAG
 COMMON=(--weights "$M" --steps 100000 --lr 3e-4 --lr-warmup-steps 200 --seed "$SEED"
         --checkpoint-every "$CK" --log-every 50 --num-workers "$W")
-# SIGINT at the deadline: the last checkpoint is what gets exported below
-timeout -s INT "$T" $PY -m reference.train_edit_adapter "${COMMON[@]}" --output-dir "$EDIT" \
+# SIGINT at the deadline (timeout then exits 124): the last checkpoint is what gets exported below
+timeout -s INT "$T" "$PY" -m reference.train_edit_adapter "${COMMON[@]}" --output-dir "$EDIT" \
     --init-adapter "$M/edit_adapter" --batch-size "$EB" > "$OUT/edit.log" 2>&1 &
-timeout -s INT "$T" $PY -m reference.train_video_adapter "${COMMON[@]}" --output-dir "$VIDEO" \
+EDIT_PID=$!
+timeout -s INT "$T" "$PY" -m reference.train_video_adapter "${COMMON[@]}" --output-dir "$VIDEO" \
     --init-adapter "$M/video_adapter" --batch-size "$VB" --first-frame-dropout 0.5 --style-share 0.25 \
     > "$OUT/video.log" 2>&1 &
-wait
-$PY -m reference.train_edit_adapter --weights "$M" --output-dir "$EDIT" --export-only >> "$OUT/edit.log" 2>&1
-$PY -m reference.train_video_adapter --weights "$M" --output-dir "$VIDEO" --export-only >> "$OUT/video.log" 2>&1
+VIDEO_PID=$!
+for pid_log in "$EDIT_PID:edit" "$VIDEO_PID:video"; do
+  rc=0; wait "${pid_log%%:*}" || rc=$?
+  if [[ $rc -ne 0 && $rc -ne 124 ]]; then
+    echo "the ${pid_log#*:} adapter's training failed (exit $rc): see $OUT/${pid_log#*:}.log" >&2; exit 1
+  fi
+done
+"$PY" -m reference.train_edit_adapter --weights "$M" --output-dir "$EDIT" --export-only >> "$OUT/edit.log" 2>&1
+"$PY" -m reference.train_video_adapter --weights "$M" --output-dir "$VIDEO" --export-only >> "$OUT/video.log" 2>&1
 tail -n 1 "$EDIT/loss.jsonl" "$VIDEO/loss.jsonl"

@@ -2,12 +2,12 @@
 
     python -m reference.ship --run runs/synth_v4 --out reference/weights/synth
 
-`--run` is a `reference/train_synth.sh` ROOT (`model/`: the EVE checkpoint, `train/<stage>/`: the
-training state). The checkpoint is written in float16 (the baselines load it back in float32)
+`--run` is a `reference/train_synth.sh` ROOT or a `reference/continue_adapters_gpu.sh` OUT
+(`model/`: the EVE checkpoint, `train/<stage>/`: the training state or the logs carried over). The checkpoint is written in float16 (the baselines load it back in float32)
 to a temporary sibling and swapped in by renaming only when complete, so an interrupted ship
 leaves the previous checkpoint (at worst under `<out>.previous`), never a half-written one;
 hand-written files already in `--out` (TRAINING.md) are carried over.
-`logs/<stage>/{loss.jsonl,train_config.json}` are copied beside it (each log cut at the step the
+`logs/<stage>/{loss.jsonl,train_config.json,run.json}` are copied beside it (each log cut at the step the
 checkpoint's notes record for that part, should the run have gone on training), and the log summary table
 (`summarize`) and the shipped VAE's reconstruction PSNR (`vae_psnr`) are printed in markdown for
 TRAINING.md.
@@ -21,7 +21,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-LOG_FILES = ("loss.jsonl", "train_config.json")
+from reference.training import RUN_RECORD, run_record, truncate_log
+
+LOG_FILES = ("loss.jsonl", "train_config.json", RUN_RECORD)
 STAGE_ORDER = ("backbone_vae", "backbone_t2i", "backbone_vae_decoder", "edit_adapter", "video_adapter")
 _PARTS = ("backbone", "edit_adapter", "video_adapter", "eve_config.json")  # written by save_pretrained
 
@@ -90,7 +92,6 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
     import torch
 
     from reference.checkpoint import EVEModel
-    from reference.training import truncate_log
 
     run, out = Path(run), Path(out)
     model = EVEModel.from_pretrained(run / "model", torch_dtype=torch.float16)
@@ -128,17 +129,20 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
 
 def _note_for(notes: dict, log_dir: Path) -> dict:
     """The note of the run that wrote `log_dir`: along the lineage (`continued_from`) of the part
-    the folder is named for (`edit_adapter_gpu4` -> edit_adapter), the newest whose run folder has
-    the log folder's name (logs keep their run's folder name when shipped and when carried into a
-    continuation, so each segment's folder is named apart). A note that names no run (written
+    the folder is named for (`edit_adapter_gpu4` -> edit_adapter), the newest with the id of the
+    folder's run record, else with a run folder of the folder's name (logs keep their run's folder
+    name when shipped and when carried into a continuation). A note that names no run (written
     before notes did) is matched by the folder's name alone. No match: {}."""
     name = log_dir.name
     direct = notes.get(name.removeprefix("backbone_"))
     if direct is not None and "run" not in direct:
         return direct
-    note = direct or next((notes[p] for p in ("edit_adapter", "video_adapter") if name.startswith(p + "_") and p in notes), None)
+    part = next((p for p in ("edit_adapter", "video_adapter") if name == p or name.startswith(p + "_")), None)
+    note = direct or notes.get(part)
+    run_id = run_record(log_dir).get("id")
     while note:
-        if Path(note.get("run", "")).name == name:
+        if (run_id and note.get("run_id") == run_id) or Path(note.get("run", "")).name == name or (
+                "run" not in note and name == part):
             return note
         note = note.get("continued_from")
     return {}
@@ -148,7 +152,7 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="train_synth.sh ROOT (holds model/ and train/)")
+    parser.add_argument("--run", required=True, help="train_synth.sh ROOT or continue_adapters_gpu.sh OUT (holds model/ and train/)")
     parser.add_argument("--out", default="reference/weights/synth", help="where the shipped checkpoint goes")
     args = parser.parse_args()
     from reference.checkpoint import EVEModel

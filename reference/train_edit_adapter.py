@@ -21,7 +21,7 @@ from reference.checkpoint import EVEConfig
 from reference.data import make_stream, uint8_to_tensor
 from reference.edit_adapter import build_edit_adapter, condition_dropout_masks, edit_condition, edit_forward, instruction_text
 from reference.presets import get_preset
-from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, record_adapter, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, continues_part, diffusion_noise, record_adapter, run_training
 
 
 @dataclass
@@ -97,7 +97,8 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
         m.controlnet.save_pretrained(w / "edit_adapter", safe_serialization=True)
         record_adapter(w, "edit_adapter", cfg, cfg.init_adapter)
 
-    return run_training(cfg, module, stream_fn, export, frozen=[bb.unet, bb.vae, bb.text_encoder])
+    return run_training(cfg, module, stream_fn, export, frozen=[bb.unet, bb.vae, bb.text_encoder],
+                        run_facts=continues_part(w, "edit_adapter", cfg.init_adapter))
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig
 from reference.data import make_stream, uint8_to_tensor
 from reference.presets import get_preset
-from reference.training import FrozenBackboneLoss, TrainConfig, diffusion_noise, record_adapter, run_training
+from reference.training import FrozenBackboneLoss, TrainConfig, continues_part, diffusion_noise, record_adapter, run_training
 from reference.video_adapter import (
     build_motion_adapter,
     build_video_unet,
@@ -113,7 +113,8 @@ def train(cfg: VideoTrainConfig, stream_fn=None) -> dict:
         record_adapter(w, "video_adapter", cfg, cfg.init_adapter, num_frames=num_frames,
                        first_frame_dropout=cfg.first_frame_dropout, style_share=cfg.style_share)
 
-    return run_training(cfg, module, stream_fn, export, frozen=[bb.vae, bb.text_encoder])
+    return run_training(cfg, module, stream_fn, export, frozen=[bb.vae, bb.text_encoder],
+                        run_facts=continues_part(w, "video_adapter", cfg.init_adapter))
 
 
 def main() -> None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -68,18 +70,45 @@ class TrainConfig:
                 "lr_warmup_steps": self.lr_warmup_steps, "run": self.output_dir, **extra}
 
 
+RUN_RECORD = "run.json"
+
+
+def run_record(output_dir: str | Path) -> dict:
+    """A run's record: {"id": a random id, and the facts of its first start}; {} for a run that
+    predates records."""
+    path = Path(output_dir) / RUN_RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _start_run_record(out: Path, facts: dict) -> None:
+    """Written at a run's first start and kept through resumes and exports. The id tells runs apart
+    where their folders cannot (the same folder reused, or one run named by two spellings of it)."""
+    if run_record(out):
+        return
+    tmp = out / (RUN_RECORD + ".tmp")
+    tmp.write_text(json.dumps({"id": uuid.uuid4().hex, **facts}) + "\n")
+    os.replace(tmp, out / RUN_RECORD)
+
+
+def continues_part(weights: str | Path, part: str, init_adapter: str | None) -> dict:
+    """The run fact `record_adapter` needs, decided when the run starts (an export may later go to a
+    copy of the checkpoint): does it start from the adapter the checkpoint holds?"""
+    return {"continues": bool(init_adapter) and Path(init_adapter).resolve() == (Path(weights) / part).resolve()}
+
+
 def record_adapter(weights: Path, part: str, cfg: TrainConfig, init_adapter: str | None, **extra) -> None:
-    """Record an adapter export in the checkpoint's notes. A run that started from the adapter this
-    checkpoint already held (`init_adapter` is `weights/part`, as in reference/continue_adapters_gpu.sh)
-    continues its lineage; one started elsewhere (a public ControlNet) names its start instead."""
+    """Record an adapter export in the checkpoint's notes. A run that started from the adapter its
+    checkpoint held (`continues_part`, as in reference/continue_adapters_gpu.sh) continues that
+    adapter's lineage; one started elsewhere (a public ControlNet) names its start instead."""
     from reference.checkpoint import EVEConfig
 
     note = cfg.note(**extra)
-    continued = False
+    run = run_record(cfg.output_dir)
+    if run:
+        note["run_id"] = run["id"]
     if init_adapter:
         note["init_adapter"] = str(init_adapter)
-        continued = Path(init_adapter).resolve() == (Path(weights) / part).resolve()
-    EVEConfig.record_training(weights, part, note, default_layout=True, continued=continued)
+    EVEConfig.record_training(weights, part, note, default_layout=True, continued=bool(run.get("continues")))
 
 
 def _checkpoints(output_dir: str | Path) -> list[Path]:
@@ -111,11 +140,13 @@ def run_training(
     stream_fn: Callable[[int], Iterable[dict]],
     export: Callable[[torch.nn.Module], None] | None = None,
     frozen: list[torch.nn.Module] | tuple = (),
+    run_facts: dict | None = None,
 ) -> dict:
     """Train `module` for cfg.steps optimizer steps; returns a summary dict.
 
     `stream_fn(seed)` returns the item stream, batched here (`cfg.batch_size`, `cfg.num_workers`).
-    `frozen` modules are moved to the device and, with mixed precision, cast to its dtype."""
+    `frozen` modules are moved to the device and, with mixed precision, cast to its dtype.
+    `run_facts`: what was true when the run first started, kept in its run record (`run_record`)."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from diffusers.training_utils import EMAModel
@@ -161,6 +192,7 @@ def run_training(
     if accelerator.is_main_process and not cfg.export_only:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+        _start_run_record(out, run_facts or {})
     log_path = out / "loss.jsonl"
     if ckpt is not None and accelerator.is_main_process and not cfg.export_only:
         truncate_log(log_path, step)
@@ -261,7 +293,8 @@ def _save_checkpoint(accelerator, out: Path, step: int, keep: int) -> None:
     final = out / "checkpoints" / f"step_{step:07d}"
     partial = final.with_name(final.name + ".partial")
     if accelerator.is_main_process:
-        shutil.rmtree(partial, ignore_errors=True)  # left by a run killed while saving
+        for stale in (out / "checkpoints").glob("step_*.partial"):  # left by a run killed while saving
+            shutil.rmtree(stale, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(partial))
     accelerator.wait_for_everyone()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(env, **kw):
     return subprocess.run(["bash", "reference/continue_adapters_gpu.sh"], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PY": sys.executable, "W": "0", "CK": "2", "EB": "2", "VB": "1", **env}, **kw)
+                          env={**os.environ, "PY": sys.executable, "W": "0", "CK": "2", "EB": "2", "VB": "1", **env},
+                          timeout=600, **kw)
 
 
 def test_a_segment_ships_with_its_lineage(tmp_path):
@@ -28,17 +30,24 @@ def test_a_segment_ships_with_its_lineage(tmp_path):
     EVEConfig.record_training(base, "edit_adapter", {"steps": 4, "run": "edit_adapter"}, default_layout=True)
     log = base / "logs" / "edit_adapter" / "loss.jsonl"  # the shipped checkpoint's earlier log
     log.parent.mkdir(parents=True)
-    log.write_text("".join(json.dumps({"step": s, "loss": 0.5, "seconds": float(s)}) + "\n" for s in (2, 4)))
+    # logged past its export (step 4), as a run that went on training would
+    log.write_text("".join(json.dumps({"step": s, "loss": 0.5, "seconds": float(s)}) + "\n" for s in (2, 4, 6)))
 
     # a segment named like an earlier one would append to its log: refused before any training
     (base / "logs" / "edit_adapter_x").mkdir()
     clash = _run({"T": "5", "TAG": "x", "BASE": str(base), "OUT": str(tmp_path / "clash")})
     assert clash.returncode == 2 and "TAG=x names an earlier segment" in clash.stderr
     (base / "logs" / "edit_adapter_x").rmdir()
+    # continuing a run folder in place would delete INIT before copying it: refused, nothing touched
+    shutil.copytree(base, tmp_path / "prev" / "model")
+    inside = _run({"T": "5", "BASE": str(base), "INIT": str(tmp_path / "prev" / "model"), "OUT": str(tmp_path / "prev")})
+    assert inside.returncode == 2 and "lies inside OUT" in inside.stderr
+    assert (tmp_path / "prev" / "model" / "edit_adapter").is_dir()
 
     out = tmp_path / "seg"
     done = _run({"T": "40", "SEED": "7", "BASE": str(base), "OUT": str(out)})
-    assert done.returncode == 0, done.stderr + (out / "edit.log").read_text()[-2000:]
+    logs = "".join(p.read_text()[-2000:] for p in (out / "edit.log", out / "video.log") if p.is_file())
+    assert done.returncode == 0, done.stderr + logs
     summaries = ship(out, tmp_path / "reshipped")
     stages = {s.stage: s.steps for s in summaries}
     assert stages["edit_adapter"] == 4 and stages["edit_adapter_gpu7"] > 0 and stages["video_adapter_gpu7"] > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 import pytest
@@ -202,26 +204,49 @@ def test_record_training_from_two_processes_loses_no_note(tmp_path):
     assert set(notes) == {f"{p}{i}" for p in ("edit", "video") for i in range(40)}
 
 
-def test_adapter_notes_keep_the_lineage_of_chained_segments(tmp_path):
-    from reference.training import TrainConfig, record_adapter
+def _segment(folder, steps, continues):
+    from reference.training import TrainConfig, _start_run_record
 
-    EVEConfig.from_preset("tiny").save(tmp_path)
-    own = str(tmp_path / "edit_adapter")
-    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=10, output_dir="cpu"), None)
-    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=5, output_dir="gpu1"), own)
-    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=7, output_dir="gpu2"), own)
-    # a second export of the same run replaces its first, it does not chain onto it
-    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=8, output_dir="gpu2"), own)
-    note = EVEConfig.load(tmp_path).notes["edit_adapter"]
+    folder.mkdir(parents=True, exist_ok=True)
+    _start_run_record(folder, {"continues": continues})
+    return TrainConfig(steps=steps, output_dir=str(folder))
+
+
+def test_adapter_notes_keep_the_lineage_of_chained_segments(tmp_path, monkeypatch):
+    from reference.training import record_adapter
+
+    ckpt = tmp_path / "ckpt"
+    EVEConfig.from_preset("tiny").save(ckpt)
+    own = str(ckpt / "edit_adapter")
+    record_adapter(ckpt, "edit_adapter", _segment(tmp_path / "cpu", 10, False), None)
+    record_adapter(ckpt, "edit_adapter", _segment(tmp_path / "gpu1", 5, True), own)
+    gpu2 = _segment(tmp_path / "gpu2", 7, True)
+    record_adapter(ckpt, "edit_adapter", gpu2, own)
+    # a second export of the same run, under another spelling of its folder, replaces the first
+    monkeypatch.chdir(tmp_path)
+    gpu2.steps, gpu2.output_dir = 8, "gpu2/"
+    record_adapter(ckpt, "edit_adapter", gpu2, own)
+    # a new run in a reused folder is a new segment
+    (tmp_path / "gpu1" / "run.json").unlink()
+    record_adapter(ckpt, "edit_adapter", _segment(tmp_path / "gpu1", 3, True), own)
+    note = EVEConfig.load(ckpt).notes["edit_adapter"]
     chain = []
     while note:
-        chain.append((note["run"], note["steps"]))
+        chain.append((Path(note["run"]).name, note["steps"]))
         note = note.get("continued_from")
-    assert chain == [("gpu2", 8), ("gpu1", 5), ("cpu", 10)]
+    assert chain == [("gpu1", 3), ("gpu2", 8), ("gpu1", 5), ("cpu", 10)]
     # started from another ControlNet: the start is named, the old lineage is not claimed
-    record_adapter(tmp_path, "edit_adapter", TrainConfig(steps=3, output_dir="ip2p"), "/hub/ip2p")
-    note = EVEConfig.load(tmp_path).notes["edit_adapter"]
+    record_adapter(ckpt, "edit_adapter", _segment(tmp_path / "ip2p", 3, False), "/hub/ip2p")
+    note = EVEConfig.load(ckpt).notes["edit_adapter"]
     assert note["init_adapter"] == "/hub/ip2p" and "continued_from" not in note
+
+
+def test_whether_a_run_continues_is_decided_when_it_starts(tmp_path):
+    from reference.training import continues_part
+
+    assert continues_part(tmp_path / "w", "edit_adapter", str(tmp_path / "w" / "edit_adapter")) == {"continues": True}
+    assert continues_part(tmp_path / "w", "edit_adapter", str(tmp_path / "copy" / "edit_adapter")) == {"continues": False}
+    assert continues_part(tmp_path / "w", "edit_adapter", None) == {"continues": False}
 
 
 def test_record_training_drops_a_part_path_for_the_default_layout(tmp_path):

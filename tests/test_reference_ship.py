@@ -72,11 +72,14 @@ def test_ship_replaces_parts_keeps_notes_and_round_trips(tmp_path):
 
 
 def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
-    from reference.training import TrainConfig, record_adapter
+    from reference.training import TrainConfig, _start_run_record, record_adapter
 
     run = tmp_path / "run"
     tiny_checkpoint(run / "model")
     first, second = run / "train" / "edit_adapter", run / "train" / "edit_adapter_gpu1"
+    for folder, continues in ((first, False), (second, True)):
+        folder.mkdir(parents=True)
+        _start_run_record(folder, {"continues": continues})
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=2, output_dir=str(first)), None)
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=1, output_dir=str(second)),
                    str(run / "model" / "edit_adapter"))
@@ -87,6 +90,7 @@ def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
     assert [(s.stage, s.steps) for s in summaries] == [("edit_adapter", 2), ("edit_adapter_gpu1", 1)]
     notes = EVEModel.from_pretrained(tmp_path / "shipped").config.notes
     assert notes["edit_adapter"]["continued_from"]["steps"] == 2  # the lineage ships
+    assert (tmp_path / "shipped" / "logs" / "edit_adapter_gpu1" / "run.json").is_file()  # and so do the run ids
 
 
 def test_vae_psnr_measures_the_round_trip(tmp_path):
