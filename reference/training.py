@@ -66,8 +66,10 @@ class TrainConfig:
 
     def note(self, **extra) -> dict:
         """What a checkpoint records about how one of its parts was trained."""
+        run_id = run_record(self.output_dir).get("id")
         return {"steps": self.steps, "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr,
-                "lr_warmup_steps": self.lr_warmup_steps, "run": self.output_dir, **extra}
+                "lr_warmup_steps": self.lr_warmup_steps, "run": self.output_dir,
+                **({"run_id": run_id} if run_id else {}), **extra}
 
 
 RUN_RECORD = "run.json"
@@ -103,12 +105,10 @@ def record_adapter(weights: Path, part: str, cfg: TrainConfig, init_adapter: str
     from reference.checkpoint import EVEConfig
 
     note = cfg.note(**extra)
-    run = run_record(cfg.output_dir)
-    if run:
-        note["run_id"] = run["id"]
     if init_adapter:
         note["init_adapter"] = str(init_adapter)
-    EVEConfig.record_training(weights, part, note, default_layout=True, continued=bool(run.get("continues")))
+    continued = bool(run_record(cfg.output_dir).get("continues"))
+    EVEConfig.record_training(weights, part, note, default_layout=True, continued=continued)
 
 
 def _checkpoints(output_dir: str | Path) -> list[Path]:

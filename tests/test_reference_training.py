@@ -115,6 +115,9 @@ def test_entry_points_train_checkpoint_resume_and_export(tmp_path):
     config = EVEConfig.load(w)
     assert {"vae", "t2i", "edit_adapter", "video_adapter"} <= set(config.notes)
     assert config.notes["vae"]["scaling_factor"] > 0
+    # every part's note names its run by the id the run recorded at its start (kept through the resume)
+    for part, folder in (("vae", "backbone_vae"), ("edit_adapter", "edit_adapter"), ("video_adapter", "video_adapter")):
+        assert config.notes[part]["run_id"] == json.loads((tmp_path / "train" / folder / "run.json").read_text())["id"]
     # what the image and clip streams mixed in (the looks of the style task) is on record
     assert all(config.notes[part]["style_share"] == 0.25 for part in ("vae", "t2i", "video_adapter"))
     model = EVEModel.from_pretrained(w, require=("edit_adapter", "video_adapter"))
