@@ -81,14 +81,19 @@ class EVEConfig:
 
         `continued`: the run started from the very weights this part held, so the part's earlier
         note is kept as the new note's "continued_from" (chained segments keep their whole lineage).
-        A note from the same run (the same "run_id"), an earlier export of it, is replaced, not chained.
+        A note from the same run (the same "run_id"; without one, the same "run" folder), an earlier
+        export of it, is replaced, not chained.
 
         Read-modify-write under an exclusive lock: the two adapters may train side by side on one
         checkpoint and finish at the same moment, and neither note may be lost."""
         with _exclusive(Path(directory) / (CONFIG_NAME + ".lock")):
             config = cls.load(directory)
             old = config.notes.get(part)
-            if old and note.get("run_id") and old.get("run_id") == note["run_id"]:
+            if old and "run_id" in old:
+                same_run = old["run_id"] == note.get("run_id")
+            else:  # an export made before run ids: the same run folder
+                same_run = bool(old) and note.get("run") is not None and old.get("run") == note["run"]
+            if same_run:
                 old = old.get("continued_from")
             if continued and old:
                 note = {**note, "continued_from": old}

@@ -60,12 +60,12 @@ timeout -s INT "$T" "$PY" -m reference.train_video_adapter "${COMMON[@]}" --outp
     --init-adapter "$M/video_adapter" --batch-size "$VB" --first-frame-dropout 0.5 --style-share 0.25 \
     > "$OUT/video.log" 2>&1 &
 VIDEO_PID=$!
-for pid_log in "$EDIT_PID:edit" "$VIDEO_PID:video"; do
+FAILED=""
+for pid_log in "$EDIT_PID:edit" "$VIDEO_PID:video"; do  # both are waited for, then reported
   rc=0; wait "${pid_log%%:*}" || rc=$?
-  if [[ $rc -ne 0 && $rc -ne 124 ]]; then
-    echo "the ${pid_log#*:} adapter's training failed (exit $rc): see $OUT/${pid_log#*:}.log" >&2; exit 1
-  fi
+  [[ $rc -eq 0 || $rc -eq 124 ]] || FAILED+=" ${pid_log#*:} (exit $rc, $OUT/${pid_log#*:}.log)"
 done
+if [[ -n "$FAILED" ]]; then echo "training failed:$FAILED" >&2; exit 1; fi
 "$PY" -m reference.train_edit_adapter --weights "$M" --output-dir "$EDIT" --export-only >> "$OUT/edit.log" 2>&1
 "$PY" -m reference.train_video_adapter --weights "$M" --output-dir "$VIDEO" --export-only >> "$OUT/video.log" 2>&1
 tail -n 1 "$EDIT/loss.jsonl" "$VIDEO/loss.jsonl"

@@ -141,8 +141,10 @@ def _note_for(notes: dict, log_dir: Path) -> dict:
     note = direct or notes.get(part)
     run_id = run_record(log_dir).get("id")
     while note:
-        if (run_id and note.get("run_id") == run_id) or Path(note.get("run", "")).name == name or (
-                "run" not in note and name == part):
+        if run_id and "run_id" in note:  # both know their run: only the id decides
+            if note["run_id"] == run_id:
+                return note
+        elif Path(note.get("run", "")).name == name or ("run" not in note and name == part):
             return note
         note = note.get("continued_from")
     return {}

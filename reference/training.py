@@ -82,10 +82,11 @@ def run_record(output_dir: str | Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _start_run_record(out: Path, facts: dict) -> None:
-    """Written at a run's first start and kept through resumes and exports. The id tells runs apart
-    where their folders cannot (the same folder reused, or one run named by two spellings of it)."""
-    if run_record(out):
+def _start_run_record(out: Path, facts: dict, fresh: bool) -> None:
+    """Written at a run's first start (`fresh`: no checkpoint to resume, so a folder reused by a
+    new run gets a new record) and kept through resumes and exports. The id tells runs apart where
+    their folders cannot (the same folder reused, or one run named by two spellings of it)."""
+    if not fresh and run_record(out):
         return
     tmp = out / (RUN_RECORD + ".tmp")
     tmp.write_text(json.dumps({"id": uuid.uuid4().hex, **facts}) + "\n")
@@ -107,7 +108,8 @@ def record_adapter(weights: Path, part: str, cfg: TrainConfig, init_adapter: str
     note = cfg.note(**extra)
     if init_adapter:
         note["init_adapter"] = str(init_adapter)
-    continued = bool(run_record(cfg.output_dir).get("continues"))
+    record = run_record(cfg.output_dir)  # a run older than run records: judged now instead
+    continued = record["continues"] if "continues" in record else continues_part(weights, part, init_adapter)["continues"]
     EVEConfig.record_training(weights, part, note, default_layout=True, continued=continued)
 
 
@@ -192,7 +194,7 @@ def run_training(
     if accelerator.is_main_process and not cfg.export_only:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
-        _start_run_record(out, run_facts or {})
+        _start_run_record(out, run_facts or {}, fresh=ckpt is None)
     log_path = out / "loss.jsonl"
     if ckpt is not None and accelerator.is_main_process and not cfg.export_only:
         truncate_log(log_path, step)

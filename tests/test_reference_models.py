@@ -208,7 +208,7 @@ def _segment(folder, steps, continues):
     from reference.training import TrainConfig, _start_run_record
 
     folder.mkdir(parents=True, exist_ok=True)
-    _start_run_record(folder, {"continues": continues})
+    _start_run_record(folder, {"continues": continues}, fresh=True)
     return TrainConfig(steps=steps, output_dir=str(folder))
 
 
@@ -226,8 +226,7 @@ def test_adapter_notes_keep_the_lineage_of_chained_segments(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     gpu2.steps, gpu2.output_dir = 8, "gpu2/"
     record_adapter(ckpt, "edit_adapter", gpu2, own)
-    # a new run in a reused folder is a new segment
-    (tmp_path / "gpu1" / "run.json").unlink()
+    # a new run in a reused folder (a fresh start: a new record) is a new segment
     record_adapter(ckpt, "edit_adapter", _segment(tmp_path / "gpu1", 3, True), own)
     note = EVEConfig.load(ckpt).notes["edit_adapter"]
     chain = []
@@ -239,6 +238,32 @@ def test_adapter_notes_keep_the_lineage_of_chained_segments(tmp_path, monkeypatc
     record_adapter(ckpt, "edit_adapter", _segment(tmp_path / "ip2p", 3, False), "/hub/ip2p")
     note = EVEConfig.load(ckpt).notes["edit_adapter"]
     assert note["init_adapter"] == "/hub/ip2p" and "continued_from" not in note
+
+
+def test_a_resumed_run_keeps_its_record_and_a_fresh_start_replaces_it(tmp_path):
+    from reference.training import _start_run_record, run_record
+
+    _start_run_record(tmp_path, {"continues": True}, fresh=True)
+    first = run_record(tmp_path)
+    _start_run_record(tmp_path, {"continues": False}, fresh=False)  # a resume
+    assert run_record(tmp_path) == first
+    _start_run_record(tmp_path, {"continues": False}, fresh=True)  # the folder reused by a new run
+    assert run_record(tmp_path)["id"] != first["id"] and run_record(tmp_path)["continues"] is False
+
+
+def test_runs_older_than_run_records_keep_their_lineage(tmp_path):
+    from reference.training import TrainConfig, record_adapter
+
+    ckpt = tmp_path / "ckpt"
+    EVEConfig.from_preset("tiny").save(ckpt)
+    own = str(ckpt / "edit_adapter")
+    EVEConfig.record_training(ckpt, "edit_adapter", {"steps": 10, "run": "cpu"})
+    old_run = TrainConfig(steps=5, output_dir=str(tmp_path / "gpu1"))  # no run.json: judged at export
+    record_adapter(ckpt, "edit_adapter", old_run, own)
+    old_run.steps = 6  # exported again: the same run folder, so it replaces
+    record_adapter(ckpt, "edit_adapter", old_run, own)
+    note = EVEConfig.load(ckpt).notes["edit_adapter"]
+    assert (note["steps"], note["continued_from"]) == (6, {"steps": 10, "run": "cpu"})
 
 
 def test_whether_a_run_continues_is_decided_when_it_starts(tmp_path):

@@ -79,7 +79,7 @@ def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
     first, second = run / "train" / "edit_adapter", run / "train" / "edit_adapter_gpu1"
     for folder, continues in ((first, False), (second, True)):
         folder.mkdir(parents=True)
-        _start_run_record(folder, {"continues": continues})
+        _start_run_record(folder, {"continues": continues}, fresh=True)
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=2, output_dir=str(first)), None)
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=1, output_dir=str(second)),
                    str(run / "model" / "edit_adapter"))
@@ -91,6 +91,19 @@ def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
     notes = EVEModel.from_pretrained(tmp_path / "shipped").config.notes
     assert notes["edit_adapter"]["continued_from"]["steps"] == 2  # the lineage ships
     assert (tmp_path / "shipped" / "logs" / "edit_adapter_gpu1" / "run.json").is_file()  # and so do the run ids
+
+
+def test_a_log_with_a_run_id_takes_only_its_own_runs_note(tmp_path):
+    from reference.ship import _note_for
+    from reference.training import _start_run_record, run_record
+
+    log = tmp_path / "edit_adapter_gpu4"
+    log.mkdir()
+    _start_run_record(log, {}, fresh=True)
+    mine = {"steps": 3, "run": "/x/edit_adapter_gpu4", "run_id": run_record(log)["id"]}
+    # an unexported newer run in a folder of the same name must not claim this log
+    notes = {"edit_adapter": {"steps": 9, "run": "/y/edit_adapter_gpu4", "run_id": "other", "continued_from": mine}}
+    assert _note_for(notes, log) == mine
 
 
 def test_vae_psnr_measures_the_round_trip(tmp_path):
