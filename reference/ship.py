@@ -3,14 +3,14 @@
     python -m reference.ship --run runs/synth_v4 --out reference/weights/synth
 
 `--run` is a `reference/train_synth.sh` ROOT or a `reference/continue_adapters_gpu.sh` OUT
-(`model/`: the EVE checkpoint, `train/<stage>/`: the training state or the logs carried over). The checkpoint is written in float16 (the baselines load it back in float32)
-to a temporary sibling and swapped in by renaming only when complete, so an interrupted ship
-leaves the previous checkpoint (at worst under `<out>.previous`), never a half-written one;
-hand-written files already in `--out` (TRAINING.md) are carried over.
-`logs/<stage>/{loss.jsonl,train_config.json,run.json}` are copied beside it (each log cut at the step the
-checkpoint's notes record for that part, should the run have gone on training), and the log summary table
-(`summarize`) and the shipped VAE's reconstruction PSNR (`vae_psnr`) are printed in markdown for
-TRAINING.md.
+(`model/`: the EVE checkpoint, `train/<stage>/`: the training state or the logs carried over).
+The checkpoint is written in float16 (the baselines load it back in float32) to a temporary
+sibling and swapped in by renaming only when complete, so an interrupted ship leaves the previous
+checkpoint (at worst under `<out>.previous`), never a half-written one; hand-written files
+already in `--out` (TRAINING.md) are carried over. `logs/<stage>/{loss.jsonl,train_config.json,
+run.json}` are copied beside it (each log cut at the step its run's note records, should the run
+have gone on training), and the log summary table (`summarize`) and the shipped VAE's
+reconstruction PSNR (`vae_psnr`) are printed in markdown for TRAINING.md.
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ def test_ceiling_writes_both_submissions_in_the_tgve_layout(tmp_path):
     truth = sample.load_ground_truth()
     written = read_video(tmp_path / "ground_truth" / sample.key)
     assert written.frames.shape == truth.frames.shape
-    # the VAE changed the frames (a random tiny VAE, so by a lot), and did so deterministically
-    assert not np.array_equal(written.frames, truth.frames)
-    again = round_trip(model, truth)
-    assert np.abs(again.frames.astype(int) - written.frames.astype(int)).mean() < 3  # JPEG on disk
+    # the ground-truth submission holds the round-tripped ground truth (up to JPEG on disk), not the
+    # round-tripped source: the style edit recolours the whole frame, so the two are far apart
+    assert sample.task == "style"
+    gap = lambda a, b: np.abs(a.frames.astype(int) - b.frames.astype(int)).mean()  # noqa: E731
+    assert gap(written, round_trip(model, truth)) < 3
+    assert gap(written, round_trip(model, sample.load_source())) > 3 * gap(written, round_trip(model, truth))
