@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -34,13 +35,22 @@ class EditTrainConfig(TrainConfig):
     """p of each of: drop text, drop image, drop both (IP2P-style)"""
     tasks: tuple[str, ...] | None = None
     """restrict the synthetic edit tasks"""
+    target_latents: Literal["sample", "mode"] = "sample"
+    """the target image's VAE latent: a draw from its posterior, or the posterior mode. With the
+    mode, what the edit leaves alone has one right answer (the source's mode, which the ControlNet
+    sees); with draws, the teacher also learns to re-draw the posterior noise there, and its
+    samples drift from the source outside the edit"""
     output_dir: str = ""
     """training state; default <weights>/../train/edit_adapter"""
 
 
 class EditTrainingModule(FrozenBackboneLoss):
-    def __init__(self, backbone: Backbone, controlnet, condition: str, task_label: bool, condition_dropout: float):
+    def __init__(self, backbone: Backbone, controlnet, condition: str, task_label: bool, condition_dropout: float,
+                 target_latents: str = "sample"):
         super().__init__(backbone)
+        if target_latents not in ("sample", "mode"):
+            raise ValueError(f"target_latents must be 'sample' or 'mode', got {target_latents!r}")
+        self.sample_targets = target_latents == "sample"
         self.controlnet = controlnet
         self.condition = condition
         self.task_label = task_label
@@ -57,7 +67,7 @@ class EditTrainingModule(FrozenBackboneLoss):
         ]
         caps = ["" if d else c for c, d in zip(batch["target_caption"], drop_text.tolist())]
         with torch.no_grad():
-            latents = bb.encode_images(uint8_to_tensor(batch["target"]).to(device), sample=True).float()
+            latents = bb.encode_images(uint8_to_tensor(batch["target"]).to(device), sample=self.sample_targets).float()
             cond = edit_condition(bb, uint8_to_tensor(batch["source"]).to(device), self.condition).float()
             cond = cond * (~drop_image).to(device, cond.dtype).view(-1, 1, 1, 1)
             instr_emb = bb.encode_text(instr)
@@ -67,13 +77,14 @@ class EditTrainingModule(FrozenBackboneLoss):
         return F.mse_loss(pred.float(), bb.training_target(latents, noise, t).float())
 
 
-def make_module(backbone: Backbone, config: EVEConfig, controlnet=None, condition_dropout: float = 0.05):
+def make_module(backbone: Backbone, config: EVEConfig, controlnet=None, condition_dropout: float = 0.05,
+                target_latents: str = "sample"):
     if controlnet is None:
         edit_cfg = get_preset(config.preset).edit
         controlnet = build_edit_adapter(backbone.unet, edit_cfg)
     backbone.freeze()
     controlnet.requires_grad_(True).train()
-    return EditTrainingModule(backbone, controlnet, config.edit_condition, config.task_label, condition_dropout)
+    return EditTrainingModule(backbone, controlnet, config.edit_condition, config.task_label, condition_dropout, target_latents)
 
 
 def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
@@ -84,7 +95,7 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
     config = EVEConfig.load(w)
     bb = Backbone.from_pretrained(w / (config.backbone_path or "backbone"))
     controlnet = ControlNetModel.from_pretrained(cfg.init_adapter) if cfg.init_adapter else None
-    module = make_module(bb, config, controlnet, cfg.condition_dropout)
+    module = make_module(bb, config, controlnet, cfg.condition_dropout, cfg.target_latents)
     if cfg.gradient_checkpointing:
         module.controlnet.enable_gradient_checkpointing()
     if not cfg.output_dir:
@@ -95,7 +106,7 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
 
     def export(m):
         m.controlnet.save_pretrained(w / "edit_adapter", safe_serialization=True)
-        record_adapter(w, "edit_adapter", cfg, cfg.init_adapter)
+        record_adapter(w, "edit_adapter", cfg, cfg.init_adapter, target_latents=cfg.target_latents)
 
     return run_training(cfg, module, stream_fn, export, frozen=[bb.unet, bb.vae, bb.text_encoder],
                         run_facts=continues_part(w, "edit_adapter", cfg.init_adapter))

@@ -60,6 +60,26 @@ def test_edit_adapter_steps_lower_loss():
     assert after < 0.9 * before, (before, after)
 
 
+
+def test_edit_adapter_target_latents(monkeypatch):
+    """"mode" trains toward the target's posterior mode (the source's, where the edit leaves it
+    alone), "sample" toward a posterior draw; the mode run still learns."""
+    model = EVEModel.from_preset("tiny", seed=0, video=False)
+    batch = next(batches(TinyEditTripletStream(seed=0), 4))
+    bb = model.backbone
+    encode = bb.encode_images
+    for kind, sampled in (("sample", True), ("mode", False)):
+        module = train_edit_adapter.make_module(bb, model.config, model.edit_adapter, 0.05, target_latents=kind)
+        calls = []
+        monkeypatch.setattr(bb, "encode_images", lambda x, sample=False, **kw: calls.append(sample) or encode(x, sample, **kw))
+        module(batch)
+        monkeypatch.setattr(bb, "encode_images", encode)
+        assert calls == [sampled, False]  # target, then the ControlNet's source condition (always the mode)
+    before, after = _fixed_batch_improves(module, batch)
+    assert after < 0.9 * before, (before, after)
+    with pytest.raises(ValueError, match="target_latents"):
+        train_edit_adapter.make_module(bb, model.config, model.edit_adapter, 0.05, target_latents="mean")
+
 def test_video_adapter_steps_lower_loss():
     model = EVEModel.from_preset("tiny", seed=0, edit=False)
     module, _ = train_video_adapter.make_module(model.backbone, model.config, model.video_adapter)
