@@ -9,9 +9,10 @@ Common model args: weights (EVE checkpoint dir; default: $EVE_REFERENCE_WEIGHTS 
 weights), steps (DDIM steps), guidance_scale (text), image_guidance_scale (image, edit models),
 strength (SDEdit), device, dtype ("float32" / "float16" / "bfloat16"); per_frame_edit also
 takes frame_batch (frames denoised together). A sampling setting not given comes from the
-checkpoint's `sampling` entry in eve_config.json (what it was tuned for), else from
-SAMPLING_DEFAULTS (InstructPix2Pix's image guidance 1.5, the paper's SDEdit strength 0.75). Frames are resized to the
-model resolution (square) and back to the request size; videos longer than the video adapter's
+checkpoint's `sampling` entry in eve_config.json (what it was tuned for; a key named after a
+baseline, e.g. "per_frame_edit", holds settings for that baseline alone), else from
+SAMPLING_DEFAULTS (InstructPix2Pix's image guidance 1.5, the paper's SDEdit strength 0.75).
+Frames are resized to the model resolution (square) and back to the request size; videos longer than the video adapter's
 window are processed in windows, chained through their first frame when the adapter is
 first-frame conditioned. Every result is a deterministic function of the request seed.
 """
@@ -28,10 +29,29 @@ from reference.weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SAMPLING_DEFAULTS = {"steps": 20, "guidance_scale": 5.0, "image_guidance_scale": 1.5, "strength": 0.75}
+BASELINES = ("per_frame_edit", "video_sdedit", "plug_and_play")
+
+
+def tuned_sampling(sampling: dict, baseline: str, where: str = "checkpoint") -> dict:
+    """A checkpoint's sampling settings for one baseline: its flat keys, then those under the
+    baseline's own key (e.g. "per_frame_edit"), which win. The two teachers are separate models,
+    so a text guidance tuned for the edit teacher need not suit the video teacher."""
+    nested = [k for k in BASELINES if not isinstance(sampling.get(k, {}), dict)]
+    if nested:
+        raise ValueError(f"{where}: eve_config.json sampling entry {nested[0]!r} must hold settings, e.g. "
+                         f'{{"guidance_scale": 3.0}}')
+    flat = {k: v for k, v in sampling.items() if k not in BASELINES}
+    keys = set(flat).union(*(sampling.get(k, {}) for k in BASELINES))  # all checked, whichever baseline loads
+    unknown = sorted(keys - set(SAMPLING_DEFAULTS))
+    if unknown:
+        raise ValueError(f"{where}: eve_config.json sampling has unknown key(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(SAMPLING_DEFAULTS)}, or one of {', '.join(BASELINES)} holding them")
+    return {**flat, **sampling.get(baseline, {})}
 
 
 class _ReferenceEditor:
     name = "reference"
+    key = ""  # this baseline's entry in a checkpoint's sampling settings
     needs: tuple[str, ...] = ()
 
     def __init__(
@@ -56,13 +76,9 @@ class _ReferenceEditor:
             self.weights = "<in-memory>"
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device)
-        tuned = model.config.sampling
-        unknown = sorted(set(tuned) - set(SAMPLING_DEFAULTS))
-        if unknown:
-            raise ValueError(f"{self.weights}: eve_config.json sampling has unknown key(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(SAMPLING_DEFAULTS)}")
         given = dict(steps=steps, guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale, strength=strength)
-        settings = {**SAMPLING_DEFAULTS, **tuned, **{k: v for k, v in given.items() if v is not None}}
+        settings = {**SAMPLING_DEFAULTS, **tuned_sampling(model.config.sampling, self.key, self.weights),
+                    **{k: v for k, v in given.items() if v is not None}}
         self.steps = int(settings["steps"])
         self.guidance_scale = float(settings["guidance_scale"])
         self.image_guidance_scale = float(settings["image_guidance_scale"])
@@ -108,6 +124,7 @@ class _ReferenceEditor:
 
 class PerFrameEdit(_ReferenceEditor):
     name = "reference.per_frame_edit"
+    key = "per_frame_edit"
     needs = ("edit_adapter",)
 
     def __init__(self, frame_batch: int = 16, **kwargs):
@@ -128,6 +145,7 @@ class PerFrameEdit(_ReferenceEditor):
 
 class VideoSDEdit(_ReferenceEditor):
     name = "reference.video_sdedit"
+    key = "video_sdedit"
     needs = ("video_adapter",)
 
     def _edit(self, request, frames, generator):
@@ -146,6 +164,7 @@ class VideoSDEdit(_ReferenceEditor):
 
 class PlugAndPlay(_ReferenceEditor):
     name = "reference.plug_and_play"
+    key = "plug_and_play"
     needs = ("edit_adapter", "video_adapter")
 
     def _edit(self, request, frames, generator):

@@ -49,8 +49,9 @@ class EVEConfig:
     format: str = FORMAT
     format_version: int = 1
     notes: dict = field(default_factory=dict)  # free-form provenance (training commands, seeds)
-    # the sampling settings this checkpoint was tuned for (keys of reference.baselines.SAMPLING_DEFAULTS),
-    # as transformers' generation_config: the baselines start from them, model args override them
+    # the sampling settings this checkpoint was tuned for (keys of reference.baselines.SAMPLING_DEFAULTS,
+    # for every baseline, or under a baseline's name for that one), as transformers'
+    # generation_config: the baselines start from them, model args override them
     sampling: dict = field(default_factory=dict)
 
     @classmethod

@@ -106,7 +106,8 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
 
     def export(m):
         m.controlnet.save_pretrained(w / "edit_adapter", safe_serialization=True)
-        record_adapter(w, "edit_adapter", cfg, cfg.init_adapter, target_latents=cfg.target_latents)
+        record_adapter(w, "edit_adapter", cfg, cfg.init_adapter, condition_dropout=cfg.condition_dropout,
+                       target_latents=cfg.target_latents)
 
     return run_training(cfg, module, stream_fn, export, frozen=[bb.unet, bb.vae, bb.text_encoder],
                         run_facts=continues_part(w, "edit_adapter", cfg.init_adapter))

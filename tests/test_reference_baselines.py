@@ -76,10 +76,19 @@ def test_checkpoint_sampling_settings_are_the_defaults(ckpt, tmp_path):
     assert (m.image_guidance_scale, m.steps, m.guidance_scale) == (3.0, 7, 5.0)
     m = load_model("reference.baselines:per_frame_edit", {"weights": str(tuned), "image_guidance_scale": 2}, device="cpu")
     assert m.image_guidance_scale == 2.0
-    config.sampling = {"cfg": 3.0}
+    # a baseline's own entry wins over the flat keys, for that baseline alone
+    config.sampling = {"guidance_scale": 4.0, "per_frame_edit": {"guidance_scale": 2.0}}
     config.save(tuned)
-    with pytest.raises(ValueError, match="unknown key.*cfg"):
-        load_model("reference.baselines:per_frame_edit", {"weights": str(tuned)}, device="cpu")
+    m = load_model("reference.baselines:per_frame_edit", {"weights": str(tuned)}, device="cpu")
+    assert (m.guidance_scale, m.image_guidance_scale) == (2.0, 1.5)
+    assert load_model("reference.baselines:video_sdedit", {"weights": str(tuned)}, device="cpu").guidance_scale == 4.0
+    assert load_model("reference.baselines:plug_and_play", {"weights": str(tuned)}, device="cpu").guidance_scale == 4.0
+    for bad, match in (({"cfg": 3.0}, "unknown key.*cfg"), ({"plug_and_play": {"cfg": 3.0}}, "unknown key.*cfg"),
+                       ({"video_sdedit": 3.0}, "'video_sdedit' must hold settings")):
+        config.sampling = bad
+        config.save(tuned)
+        with pytest.raises(ValueError, match=match):
+            load_model("reference.baselines:per_frame_edit", {"weights": str(tuned)}, device="cpu")
 
 
 def test_missing_weights_raise_clear_errors(tmp_path, monkeypatch):
