@@ -40,24 +40,17 @@ class EditTrainConfig(TrainConfig):
     mode, what the edit leaves alone has one right answer (the source's mode, which the ControlNet
     sees); with draws, the teacher also learns to re-draw the posterior noise there, and its
     samples drift from the source outside the edit"""
-    image_only_target: Literal["target", "source"] = "target"
-    """what the text-dropped (image, -) branch is taught: the edited target (InstructPix2Pix: some
-    unknown edit of this image) or the source (no edit). With "source", text guidance, which
-    amplifies (image, text) minus (image, -), pushes only where the instruction changes the frame"""
     output_dir: str = ""
     """training state; default <weights>/../train/edit_adapter"""
 
 
 class EditTrainingModule(FrozenBackboneLoss):
     def __init__(self, backbone: Backbone, controlnet, condition: str, task_label: bool, condition_dropout: float,
-                 target_latents: str = "sample", image_only_target: str = "target"):
+                 target_latents: str = "sample"):
         super().__init__(backbone)
         if target_latents not in ("sample", "mode"):
             raise ValueError(f"target_latents must be 'sample' or 'mode', got {target_latents!r}")
-        if image_only_target not in ("target", "source"):
-            raise ValueError(f"image_only_target must be 'target' or 'source', got {image_only_target!r}")
         self.sample_targets = target_latents == "sample"
-        self.image_only_to_source = image_only_target == "source"
         self.controlnet = controlnet
         self.condition = condition
         self.task_label = task_label
@@ -73,12 +66,8 @@ class EditTrainingModule(FrozenBackboneLoss):
             for i, t, d in zip(batch["instruction"], batch.get("task", [None] * n), drop_text.tolist())
         ]
         caps = ["" if d else c for c, d in zip(batch["target_caption"], drop_text.tolist())]
-        target = uint8_to_tensor(batch["target"])
-        if self.image_only_to_source:
-            image_only = (drop_text & ~drop_image).view(-1, 1, 1, 1)
-            target = torch.where(image_only, uint8_to_tensor(batch["source"]), target)
         with torch.no_grad():
-            latents = bb.encode_images(target.to(device), sample=self.sample_targets).float()
+            latents = bb.encode_images(uint8_to_tensor(batch["target"]).to(device), sample=self.sample_targets).float()
             cond = edit_condition(bb, uint8_to_tensor(batch["source"]).to(device), self.condition).float()
             cond = cond * (~drop_image).to(device, cond.dtype).view(-1, 1, 1, 1)
             instr_emb = bb.encode_text(instr)
@@ -89,14 +78,13 @@ class EditTrainingModule(FrozenBackboneLoss):
 
 
 def make_module(backbone: Backbone, config: EVEConfig, controlnet=None, condition_dropout: float = 0.05,
-                target_latents: str = "sample", image_only_target: str = "target"):
+                target_latents: str = "sample"):
     if controlnet is None:
         edit_cfg = get_preset(config.preset).edit
         controlnet = build_edit_adapter(backbone.unet, edit_cfg)
     backbone.freeze()
     controlnet.requires_grad_(True).train()
-    return EditTrainingModule(backbone, controlnet, config.edit_condition, config.task_label, condition_dropout, target_latents,
-                              image_only_target)
+    return EditTrainingModule(backbone, controlnet, config.edit_condition, config.task_label, condition_dropout, target_latents)
 
 
 def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
@@ -107,7 +95,7 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
     config = EVEConfig.load(w)
     bb = Backbone.from_pretrained(w / (config.backbone_path or "backbone"))
     controlnet = ControlNetModel.from_pretrained(cfg.init_adapter) if cfg.init_adapter else None
-    module = make_module(bb, config, controlnet, cfg.condition_dropout, cfg.target_latents, cfg.image_only_target)
+    module = make_module(bb, config, controlnet, cfg.condition_dropout, cfg.target_latents)
     if cfg.gradient_checkpointing:
         module.controlnet.enable_gradient_checkpointing()
     if not cfg.output_dir:
@@ -119,7 +107,7 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
     def export(m):
         m.controlnet.save_pretrained(w / "edit_adapter", safe_serialization=True)
         record_adapter(w, "edit_adapter", cfg, cfg.init_adapter, condition_dropout=cfg.condition_dropout,
-                       target_latents=cfg.target_latents, image_only_target=cfg.image_only_target)
+                       target_latents=cfg.target_latents)
 
     return run_training(cfg, module, stream_fn, export, frozen=[bb.unet, bb.vae, bb.text_encoder],
                         run_facts=continues_part(w, "edit_adapter", cfg.init_adapter))

@@ -11,7 +11,7 @@ import torch
 from reference import train_backbone, train_edit_adapter, train_video_adapter
 from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig, EVEModel
-from reference.data import batch_iterator, batches, make_stream, uint8_to_tensor
+from reference.data import batch_iterator, batches, make_stream
 from reference.testing import TinyClipStream, TinyEditTripletStream, TinyImageCaptionStream
 
 torch.set_num_threads(1)
@@ -79,28 +79,6 @@ def test_edit_adapter_target_latents(monkeypatch):
     assert after < 0.9 * before, (before, after)
     with pytest.raises(ValueError, match="target_latents"):
         train_edit_adapter.make_module(bb, model.config, model.edit_adapter, 0.05, target_latents="mean")
-
-
-def test_edit_adapter_image_only_target(monkeypatch):
-    """With image_only_target="source" the (image, -) branch's samples are taught the source (no
-    edit); the other samples, and every sample by default, the edited target."""
-    model = EVEModel.from_preset("tiny", seed=0, video=False)
-    batch = next(batches(TinyEditTripletStream(seed=0), 4))
-    bb = model.backbone
-    encode = bb.encode_images
-    image_only = torch.tensor([True, False, True, False])
-    monkeypatch.setattr(train_edit_adapter, "condition_dropout_masks",
-                        lambda n, p: (image_only | torch.tensor([False, True, False, False]), torch.tensor([False, True, False, True])))
-    source, target = uint8_to_tensor(batch["source"]), uint8_to_tensor(batch["target"])
-    for kind, expected in (("target", target), ("source", torch.where(image_only.view(-1, 1, 1, 1), source, target))):
-        module = train_edit_adapter.make_module(bb, model.config, model.edit_adapter, 0.05, image_only_target=kind)
-        seen = []
-        monkeypatch.setattr(bb, "encode_images", lambda x, sample=False, **kw: seen.append(x) or encode(x, sample, **kw))
-        module(batch)
-        monkeypatch.setattr(bb, "encode_images", encode)
-        assert torch.equal(seen[0], expected), kind
-    with pytest.raises(ValueError, match="image_only_target"):
-        train_edit_adapter.make_module(bb, model.config, model.edit_adapter, 0.05, image_only_target="both")
 
 def test_video_adapter_steps_lower_loss():
     model = EVEModel.from_preset("tiny", seed=0, edit=False)
