@@ -17,7 +17,8 @@
 # segment's name, default gpu$SEED), CK (checkpoint every CK steps: only checkpointed steps are
 # exported, so a short T wants a small CK), W (data workers per adapter), INIT (checkpoint whose
 # adapters to continue; the backbone always comes from BASE), BASE (default
-# reference/weights/synth), OUT. Machines without a package index: put the wheels (diffusers, tyro,
+# reference/weights/synth), OUT, EDIT_ARGS / VIDEO_ARGS (more flags for that trainer, e.g.
+# EDIT_ARGS="--target-latents mode --condition-dropout 0.1"). Machines without a package index: put the wheels (diffusers, tyro,
 # open_clip_torch and their small dependencies) in a folder named by WHEELS and they are installed
 # to a private site dir first.
 set -euo pipefail
@@ -50,15 +51,16 @@ if [[ -n "$EARLIER" ]]; then
   done
 fi
 M=$OUT/model; EDIT=$OUT/train/edit_adapter_$TAG; VIDEO=$OUT/train/video_adapter_$TAG
+read -ra EDIT_EXTRA <<< "${EDIT_ARGS:-}"; read -ra VIDEO_EXTRA <<< "${VIDEO_ARGS:-}"
 COMMON=(--weights "$M" --steps 100000 --lr 3e-4 --lr-warmup-steps 200 --seed "$SEED"
         --checkpoint-every "$CK" --log-every 50 --num-workers "$W")
 # SIGINT at the deadline (timeout then exits 124): the last checkpoint is what gets exported below
 timeout -s INT "$T" "$PY" -m reference.train_edit_adapter "${COMMON[@]}" --output-dir "$EDIT" \
-    --init-adapter "$M/edit_adapter" --batch-size "$EB" > "$OUT/edit.log" 2>&1 &
+    --init-adapter "$M/edit_adapter" --batch-size "$EB" "${EDIT_EXTRA[@]}" > "$OUT/edit.log" 2>&1 &
 EDIT_PID=$!
 timeout -s INT "$T" "$PY" -m reference.train_video_adapter "${COMMON[@]}" --output-dir "$VIDEO" \
     --init-adapter "$M/video_adapter" --batch-size "$VB" --first-frame-dropout 0.5 --style-share 0.25 \
-    > "$OUT/video.log" 2>&1 &
+    "${VIDEO_EXTRA[@]}" > "$OUT/video.log" 2>&1 &
 VIDEO_PID=$!
 FAILED=""
 for pid_log in "$EDIT_PID:edit" "$VIDEO_PID:video"; do  # both are waited for, then reported

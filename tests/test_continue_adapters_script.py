@@ -45,7 +45,7 @@ def test_a_segment_ships_with_its_lineage(tmp_path):
     assert (tmp_path / "prev" / "model" / "edit_adapter").is_dir()
 
     out = tmp_path / "seg"
-    done = _run({"T": "40", "SEED": "7", "BASE": str(base), "OUT": str(out)})
+    done = _run({"T": "40", "SEED": "7", "BASE": str(base), "OUT": str(out), "EDIT_ARGS": "--target-latents mode"})
     logs = "".join(p.read_text()[-2000:] for p in (out / "edit.log", out / "video.log") if p.is_file())
     assert done.returncode == 0, done.stderr + logs
     summaries = ship(out, tmp_path / "reshipped")
@@ -54,3 +54,4 @@ def test_a_segment_ships_with_its_lineage(tmp_path):
     notes = EVEModel.from_pretrained(tmp_path / "reshipped").config.notes
     assert notes["edit_adapter"]["continued_from"] == {"steps": 4, "run": "edit_adapter"}
     assert Path(notes["edit_adapter"]["run"]).name == "edit_adapter_gpu7"
+    assert notes["edit_adapter"]["target_latents"] == "mode"  # EDIT_ARGS reached the edit trainer
