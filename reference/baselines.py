@@ -5,16 +5,16 @@
   `strength` (0.75 as in the paper's SDEdit baseline) and denoising toward the target caption.
 - `plug_and_play`: both adapters stacked without alignment (the paper's "w/o alignment" ablation).
 
-Common model args: weights (EVE checkpoint dir; default: $EVE_REFERENCE_WEIGHTS or shipped
-weights), steps (DDIM steps), guidance_scale (text), image_guidance_scale (image, edit models),
-strength (SDEdit), device, dtype ("float32" / "float16" / "bfloat16"); per_frame_edit also
-takes frame_batch (frames denoised together). A sampling setting not given comes from the
-checkpoint's `sampling` entry in eve_config.json (what it was tuned for; a key named after a
-baseline, e.g. "per_frame_edit", holds settings for that baseline alone), else from
-SAMPLING_DEFAULTS (InstructPix2Pix's image guidance 1.5, the paper's SDEdit strength 0.75).
-Frames are resized to the model resolution (square) and back to the request size; videos longer than the video adapter's
-window are processed in windows, chained through their first frame when the adapter is
-first-frame conditioned. Every result is a deterministic function of the request seed.
+Common model args: weights (EVE checkpoint dir; default: $EVE_REFERENCE_WEIGHTS or shipped weights),
+steps (DDIM steps), guidance_scale (text), image_guidance_scale (image, edit models), strength
+(SDEdit), device, dtype ("float32" / "float16" / "bfloat16"); per_frame_edit also takes frame_batch
+(frames denoised together). A sampling setting not given comes from the checkpoint's `sampling`
+entry in eve_config.json (what it was tuned for; a key named after a baseline, e.g.
+"per_frame_edit", holds settings for that baseline alone), else from SAMPLING_DEFAULTS
+(InstructPix2Pix's image guidance 1.5, the paper's SDEdit strength 0.75). Frames are resized to the
+model resolution (square) and back to the request size; videos longer than the video adapter's
+window are processed in windows, chained through their first frame when the adapter is first-frame
+conditioned. Every result is a deterministic function of the request seed.
 """
 
 from __future__ import annotations

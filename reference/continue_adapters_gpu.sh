@@ -18,9 +18,9 @@
 # exported, so a short T wants a small CK), W (data workers per adapter), INIT (checkpoint whose
 # adapters to continue; the backbone always comes from BASE), BASE (default
 # reference/weights/synth), OUT, EDIT_ARGS / VIDEO_ARGS (more flags for that trainer, e.g.
-# EDIT_ARGS="--target-latents mode --condition-dropout 0.1"). Machines without a package index: put the wheels (diffusers, tyro,
-# open_clip_torch and their small dependencies) in a folder named by WHEELS and they are installed
-# to a private site dir first.
+# EDIT_ARGS="--target-latents mode --condition-dropout 0.1"). Machines without a package index:
+# put the wheels (diffusers, tyro, open_clip_torch and their small dependencies) in a folder named
+# by WHEELS and they are installed to a private site dir first.
 set -euo pipefail
 shopt -s nullglob
 PY=${PY:-python3}

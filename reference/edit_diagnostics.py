@@ -70,8 +70,9 @@ def edit_loss_by_region(model, stream, cfg: DiagnosticsConfig) -> dict:
         draw = torch.randn(mode.shape, generator=gen).to(mode)
         latents = mode + std * draw if cfg.target_latents == "sample" else mode
         var = std**2 if cfg.target_latents == "sample" else torch.zeros_like(std)
-        cond = edit_condition(bb, uint8_to_tensor(batch["source"]).to(bb.device, bb.dtype), model.config.edit_condition)
-        source_mode = bb.encode_images(uint8_to_tensor(batch["source"]).to(bb.device, bb.dtype))
+        source = uint8_to_tensor(batch["source"]).to(bb.device, bb.dtype)
+        cond = edit_condition(bb, source, model.config.edit_condition)
+        source_mode = bb.encode_images(source)
         kept = ((mode - source_mode).abs().mean(1) < cfg.threshold).float()
         instr = bb.encode_text([instruction_text(i, t, model.config.task_label)
                                 for i, t in zip(batch["instruction"], batch["task"])])
