@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from reference.checkpoint import EVEModel
@@ -44,3 +45,10 @@ def test_edit_loss_by_region_tiny():
             assert (task, b, "changed") not in table
             assert math.isfinite(table[(task, b, "kept")]) and table[(task, b, "floor")] >= 0
     assert markdown(table).count("\n| ") == len(tasks) + 1  # header and one row per task
+    # nothing kept: only the changed region is reported, and it is the same loss on the same draws
+    none_kept = edit_loss_by_region(model, TinyEditTripletStream(seed=0),
+                                    DiagnosticsConfig(batches=1, batch_size=4, threshold=-1.0))
+    assert {k[2] for k in none_kept} == {"changed"}
+    for task in tasks:
+        for b in range(NOISE_BUCKETS):
+            assert none_kept[(task, b, "changed")] == pytest.approx(table[(task, b, "kept")])
