@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from reference.backbone import Backbone
-from reference.sampling import _first_frame_fix, ddim_loop, frames_to_tensor, tensor_to_frames, windows
+from reference.predict import pin_first_frame
+from reference.sampling import ddim_loop, frames_to_tensor, tensor_to_frames, windows
 
 torch.set_num_threads(1)
 
@@ -46,12 +47,35 @@ def test_ddim_with_oracle_reaches_target(zsnr, strength):
         assert int(sched.timesteps[0]) == 999  # trailing spacing starts at pure noise
 
 
+@pytest.mark.parametrize("zsnr", [True, False])
+def test_ddim_on_explicit_uneven_timesteps(zsnr):
+    """FDD's K-bin steps are not evenly spaced: `predict.ddim` steps to the next listed timestep."""
+    from diffusers import DDPMScheduler
+
+    from reference.predict import ddim
+
+    sched = DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
+                          prediction_type="v_prediction" if zsnr else "epsilon", rescale_betas_zero_snr=zsnr)
+    x0 = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    start = torch.randn_like(x0) if zsnr else sched.add_noise(x0, torch.randn_like(x0), torch.tensor([990]))
+    seen = []
+    oracle = _oracle(sched, x0)
+
+    def predict_fn(x, t):
+        seen.append(int(t))
+        return oracle(x, t)
+
+    out = ddim(sched, start, predict_fn, [999 if zsnr else 990, 517, 88])
+    assert seen == [999 if zsnr else 990, 517, 88]
+    assert (out - x0).abs().max().item() < 1e-3
+
+
 def test_first_frame_is_kept():
     ff = torch.full((4, 8, 8), 0.5)
-    fix = _first_frame_fix(ff)
+    fix = pin_first_frame(ff)
     x = fix(torch.zeros(1, 4, 3, 8, 8))
     assert torch.equal(x[0, :, 0], ff) and x[0, :, 1:].abs().sum() == 0
-    assert _first_frame_fix(None) is None
+    assert pin_first_frame(None) is None
 
 
 def test_windows():
