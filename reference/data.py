@@ -5,6 +5,8 @@ The streams live in `eve_bench.synth.streams` (imported lazily) and are infinite
   ImageCaptionStream(seed, size, split)            -> dict(image=(H,W,3) uint8, caption)
   EditTripletStream(seed, size, split, tasks)      -> dict(source, instruction, target, source_caption, target_caption, task)
   ClipStream(seed, size, num_frames, split)        -> dict(video=(T,H,W,3) uint8, caption)
+  EditClipStream(seed, size, num_frames, split)    -> dict(video, instruction, source_caption, target_caption, task)
+                                                      (unsupervised: no target video, for FDD)
 Any iterable yielding the same dicts works (the tests use tiny in-test streams).
 
 `batch_iterator` groups a stream into batches, in the training process or, with `num_workers`,
@@ -20,11 +22,12 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 
-STREAMS = {"image": "ImageCaptionStream", "edit": "EditTripletStream", "clip": "ClipStream"}
+STREAMS = {"image": "ImageCaptionStream", "edit": "EditTripletStream", "clip": "ClipStream",
+           "edit_clip": "EditClipStream"}
 
 
 def make_stream(kind: str, seed: int, size: int, split: str = "train", **kwargs):
-    """The synthetic-world stream of `kind` ("image", "edit", "clip")."""
+    """The synthetic-world stream of `kind` ("image", "edit", "clip", "edit_clip")."""
     try:
         from eve_bench.synth import streams
     except ImportError as e:

@@ -59,16 +59,33 @@ class TinyEditTripletStream(_TinyStream):
 
 
 class TinyClipStream(_TinyStream):
+    def _clip(self, rng):
+        bg, fg, x, y, s = self._scene(rng)
+        dx, dy = (int(v) for v in rng.integers(-2, 3, 2))
+        frames = [
+            _draw(self.size, bg, fg, int(np.clip(x + i * dx, 0, self.size - s)), int(np.clip(y + i * dy, 0, self.size - s)), s)
+            for i in range(self.num_frames)
+        ]
+        return np.stack(frames), bg, fg
+
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
         while True:
-            bg, fg, x, y, s = self._scene(rng)
-            dx, dy = (int(v) for v in rng.integers(-2, 3, 2))
-            frames = [
-                _draw(self.size, bg, fg, int(np.clip(x + i * dx, 0, self.size - s)), int(np.clip(y + i * dy, 0, self.size - s)), s)
-                for i in range(self.num_frames)
-            ]
-            yield {"video": np.stack(frames), "caption": f"a {fg} square moving on a {bg} background"}
+            video, bg, fg = self._clip(rng)
+            yield {"video": video, "caption": f"a {fg} square moving on a {bg} background"}
+
+
+class TinyEditClipStream(TinyClipStream):
+    """Unsupervised edits of moving-square clips (no target video), as `EditClipStream`."""
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        while True:
+            video, bg, fg = self._clip(rng)
+            new = [c for c in COLOURS if c not in (bg, fg)][int(rng.integers(0, 2))]
+            yield {"video": video, "instruction": f"make the square {new}",
+                   "source_caption": f"a {fg} square on a {bg} background",
+                   "target_caption": f"a {new} square on a {bg} background", "task": "texture"}
 
 
 def tiny_checkpoint(directory, seed: int = 0):

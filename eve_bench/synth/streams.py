@@ -51,6 +51,14 @@ def _share(value: float) -> float:
     return float(value)
 
 
+def _tasks(tasks: list[str] | None) -> tuple[str, ...]:
+    chosen = tuple(tasks or TASKS)
+    unknown = [t for t in chosen if t not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(TASKS)}")
+    return chosen
+
+
 def _belongs(split: str, *scenes: Scene) -> bool:
     held = any(shows_heldout_pair(s) for s in scenes)
     return held if split == "heldout" else not held
@@ -114,10 +122,7 @@ class EditTripletStream(_SynthStream):
 
     def __init__(self, seed: int = 0, size: int = 64, split: str = "train", tasks: list[str] | None = None) -> None:
         super().__init__(seed, size, split)
-        self.tasks = tuple(tasks or TASKS)
-        unknown = [t for t in self.tasks if t not in TASKS]
-        if unknown:
-            raise ValueError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(TASKS)}")
+        self.tasks = _tasks(tasks)
 
     def draw(self, rng: np.random.Generator) -> dict:
         task = pick(rng, self.tasks)
@@ -130,6 +135,37 @@ class EditTripletStream(_SynthStream):
             "source": render_scene(source)[0],
             "instruction": edit.instruction,
             "target": render_scene(edit.scene)[0],
+            "source_caption": caption(source),
+            "target_caption": edit.target_caption,
+            "task": task,
+        }
+
+
+class EditClipStream(_SynthStream):
+    """dict(video: uint8 (T, H, W, 3); instruction, source_caption, target_caption, task: str).
+
+    Unsupervised video-editing data, as Factorized Diffusion Distillation uses it: a source clip
+    and what to do with it, never the result. The edited scene is drawn only to keep the split
+    honest (no held-out pair in the target either) and is never rendered, so no target video can
+    reach a trainer through this stream. `tasks` as for EditTripletStream.
+    """
+
+    def __init__(self, seed: int = 0, size: int = 64, num_frames: int = 8, split: str = "train",
+                 tasks: list[str] | None = None) -> None:
+        super().__init__(seed, size, split)
+        self.num_frames = num_frames
+        self.tasks = _tasks(tasks)
+
+    def draw(self, rng: np.random.Generator) -> dict:
+        task = pick(rng, self.tasks)
+        while True:
+            source = sample_scene(rng, num_frames=self.num_frames, size=self.size)
+            edit = TASKS[task](source, rng)
+            if _belongs(self.split, source, edit.scene):
+                break
+        return {
+            "video": render_scene(source),
+            "instruction": edit.instruction,
             "source_caption": caption(source),
             "target_caption": edit.target_caption,
             "task": task,
