@@ -1,0 +1,150 @@
+"""The EVE student φ = [θ, θ_edit, θ_video, θ_align]: both adapters on the frozen backbone plus a
+LoRA θ_align that Factorized Diffusion Distillation trains.
+
+θ_align is a peft LoRA named "align" on the *spatial* layers of the motion UNet that the student
+runs (`EVEModel.video_unet` holds its own copy of the backbone UNet, so a LoRA on
+`backbone.unet` would never reach it). Default targets: the spatial attention projections
+(`ALIGN_TARGETS`); the paper gives neither rank nor targets. peft initialises LoRA's B matrices
+to zero, so an untrained student *is* plug-and-play, bit for bit.
+
+On disk a student is a folder in the diffusers LoRA format, loadable with diffusers'
+`load_lora_adapter` into a stock `UNetMotionModel`:
+
+    <checkpoint>/<name>/pytorch_lora_weights.safetensors   LoRA tensors + peft adapter metadata
+    <checkpoint>/<name>/student.json                       how it was trained (FDD config, note)
+    <checkpoint>/<name>/edit_adapter/, video_adapter/      only for the random-init ablation,
+                                                           which trains its own adapters
+
+`name` is "align" for the shipped student and "align_<variant>" for an ablation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+ADAPTER = "align"
+LORA_FILE = "pytorch_lora_weights.safetensors"
+STUDENT_FILE = "student.json"
+# spatial self- and cross-attention projections, never the motion modules (θ_video stays frozen)
+ALIGN_TARGETS = r"^(?!.*motion_modules).*(attn1|attn2)\.(to_q|to_k|to_v|to_out\.0)$"
+
+
+@dataclass
+class Student:
+    """What the student runs: a motion UNet carrying the "align" LoRA and a ControlNet.
+
+    For the paper's student both are the checkpoint's own (the teachers' adapters, frozen; the
+    video teacher is the same motion UNet with the LoRA off). The random-init ablation has its own
+    fresh ControlNet and motion modules, trained with the LoRA."""
+
+    video_unet: torch.nn.Module
+    controlnet: torch.nn.Module
+    own_adapters: bool = False
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return [p for m in (self.video_unet, self.controlnet) for p in m.parameters() if p.requires_grad]
+
+
+def add_align_lora(video_unet, rank: int = 32, alpha: float | None = None, targets: str = ALIGN_TARGETS) -> None:
+    """Attach a fresh (zero-output) LoRA "align" to `video_unet`; only its weights require grad."""
+    from peft import LoraConfig
+
+    config = LoraConfig(r=rank, lora_alpha=alpha if alpha is not None else rank, target_modules=targets,
+                        init_lora_weights=True)
+    video_unet.add_adapter(config, adapter_name=ADAPTER)
+    n = sum(p.numel() for name, p in video_unet.named_parameters() if f".{ADAPTER}." in name)
+    if n == 0:
+        raise ValueError(f"the LoRA targets {targets!r} matched no layer of the motion UNet")
+    for name, p in video_unet.named_parameters():
+        p.requires_grad_(f".{ADAPTER}." in name)
+
+
+def lora_state_dict(video_unet) -> dict[str, torch.Tensor]:
+    """The "align" LoRA in diffusers' key layout (`unet.` prefix added by the saver)."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    return convert_state_dict_to_diffusers(get_peft_model_state_dict(video_unet, adapter_name=ADAPTER))
+
+
+def save_student(student: Student, directory: str | Path, info: dict | None = None) -> None:
+    """Write the student in the diffusers LoRA format (with its adapter metadata, so rank and
+    alpha survive a load), its own adapters if it has them, and `info` as student.json."""
+    from diffusers import StableDiffusionPipeline
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    config = student.video_unet.peft_config[ADAPTER]
+    StableDiffusionPipeline.save_lora_weights(
+        d, unet_lora_layers={k: v.detach().contiguous() for k, v in lora_state_dict(student.video_unet).items()},
+        weight_name=LORA_FILE, unet_lora_adapter_metadata=config.to_dict(),
+    )
+    if student.own_adapters:
+        from reference.video_adapter import extract_motion_adapter
+
+        student.controlnet.save_pretrained(d / "edit_adapter", safe_serialization=True)
+        adapter_config = info.get("motion_adapter_config") if info else None
+        if adapter_config is None:
+            raise ValueError("a student with its own adapters needs info['motion_adapter_config'] to save them")
+        extract_motion_adapter(student.video_unet, adapter_config).save_pretrained(d / "video_adapter",
+                                                                                 safe_serialization=True)
+    (d / STUDENT_FILE).write_text(json.dumps(info or {}, indent=2, default=str) + "\n")
+
+
+def load_lora(video_unet, directory: str | Path) -> None:
+    """Load a saved "align" LoRA into a motion UNet (ours or a stock diffusers one)."""
+    video_unet.load_lora_adapter(str(directory), prefix="unet", weight_name=LORA_FILE, adapter_name=ADAPTER)
+
+
+def student_info(directory: str | Path) -> dict:
+    path = Path(directory) / STUDENT_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def attach_student(model, directory: str | Path | None = None, own_adapters: bool = False, rank: int = 32,
+                   alpha: float | None = None, targets: str = ALIGN_TARGETS) -> Student:
+    """The student of `model` (an EVEModel with both adapters): a saved one from `directory`, or a
+    fresh one (zero LoRA). `own_adapters`: fresh copies of the adapters (the random-init ablation:
+    a ControlNet copied from the backbone UNet, identity motion modules), trained with the LoRA;
+    a saved student brings its own adapters when its folder holds them."""
+    from diffusers import ControlNetModel, MotionAdapter
+
+    from reference.edit_adapter import build_edit_adapter
+    from reference.presets import get_preset
+    from reference.video_adapter import build_motion_adapter, build_video_unet
+
+    bb = model.backbone
+    saved = Path(directory) if directory is not None else None
+    if saved is not None and not (saved / LORA_FILE).is_file():
+        raise FileNotFoundError(f"{saved} holds no student ({LORA_FILE}); train one with `python -m reference.train_fdd`")
+    own = own_adapters or (saved is not None and (saved / "edit_adapter" / "config.json").is_file())
+    if own:
+        if saved is not None and (saved / "edit_adapter").is_dir():
+            controlnet = ControlNetModel.from_pretrained(saved / "edit_adapter", torch_dtype=bb.dtype)
+            motion = MotionAdapter.from_pretrained(saved / "video_adapter", torch_dtype=bb.dtype)
+        else:
+            preset = get_preset(model.config.preset)
+            controlnet = build_edit_adapter(bb.unet, preset.edit).to(bb.device, bb.dtype)
+            motion = build_motion_adapter(preset.motion or dict(model.video_adapter.config)).to(bb.device, bb.dtype)
+        video_unet = build_video_unet(bb.unet, motion, freeze_backbone=True)
+    else:
+        controlnet, video_unet = model.edit_adapter, model.video_unet
+    if ADAPTER in getattr(video_unet, "peft_config", {}):
+        video_unet.delete_adapters(ADAPTER)
+    if saved is not None:
+        load_lora(video_unet, saved)
+        video_unet.requires_grad_(False)
+        controlnet.requires_grad_(False)
+    else:
+        add_align_lora(video_unet, rank, alpha, targets)
+        if own:
+            controlnet.requires_grad_(True)
+            for name, p in video_unet.named_parameters():
+                if "motion_modules" in name:
+                    p.requires_grad_(True)
+    video_unet.to(bb.device)
+    return Student(video_unet, controlnet, own_adapters=own)
