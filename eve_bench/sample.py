@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from eve_bench.paths import check_name
 from eve_bench.video import Video, resize_frames
 
 # The seven TGVE+ tasks; TGVE uses the first four.
@@ -91,6 +92,9 @@ class Sample:
     def __post_init__(self) -> None:
         if not self.edit_id:
             object.__setattr__(self, "edit_id", self.task)
+        # The key becomes folders under --out and the submission: each part must stay one folder.
+        for what in ("group", "video_id", "edit_id"):
+            check_name(getattr(self, what), f"sample {what}")
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", content_fingerprint(self.prompts(), self.source_path))
 

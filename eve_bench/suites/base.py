@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from eve_bench.paths import UnsafeNameError, check_name
 from eve_bench.sample import Sample
 from eve_bench.video import VideoReadError, probe_video
 
 
 class SuiteError(ValueError):
     """A suite cannot be built from the data given (missing files, unknown fields or tasks)."""
+
+
+def data_name(value: object, what: str, where: str) -> str:
+    """`value` from the data file at `where` (file and row) as a safe file name, or SuiteError."""
+    try:
+        return check_name(value, what)
+    except UnsafeNameError as e:
+        raise SuiteError(f"{where}: {e}") from None
 
 
 @dataclass(frozen=True)

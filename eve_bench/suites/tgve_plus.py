@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from eve_bench.sample import TGVE_PLUS_TASKS
-from eve_bench.suites.base import Suite, SuiteError
+from eve_bench.suites.base import Suite, SuiteError, data_name
 from eve_bench.suites.tgve import GROUPS, TGVE_METRICS, VideoPrompts, _require_root, find_source, make_sample
 
 FIELDS = {
@@ -126,7 +126,7 @@ def parse_video_ref(ref: str, root: Path, column: str, row: int) -> tuple[str, s
     parts = [p for p in re.split(r"[\\/]", ref.strip()) if p]
     if not parts:
         raise SuiteError(f"row {row}: empty video reference in column {column!r}")
-    video = Path(parts[-1]).stem
+    video = data_name(Path(parts[-1]).stem, f"video name in {ref!r}", f"row {row} (column {column!r})")
     group = next((p for p in parts if p in GROUPS), None)
     if group is None:
         group = next((g for g in GROUPS if find_source(root, g, video).exists()), None)
