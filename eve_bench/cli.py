@@ -1,4 +1,4 @@
-"""`eve-bench` command line: run, eval, list, leaderboard, synth."""
+"""`eve-bench` command line: run, eval, list, leaderboard, validity, convert-viclip, synth."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clip-model", help="CLIP weights: local folder or hub id already in the local HF cache")
     g.add_argument("--pickscore-model", help="PickScore weights: local folder or cached hub id")
     g.add_argument("--pickscore-processor", help="processor for PickScore: local folder or cached hub id")
-    g.add_argument("--viclip-model", help="ViCLIP checkpoint (.pth) or eve-bench ViCLIP folder")
+    g.add_argument("--viclip-model", help="ViCLIP weights: an eve-bench ViCLIP folder or safetensors file (eve-bench convert-viclip makes one from a .pth)")
     g.add_argument("--viclip-preprocess", default="", metavar="K=V,...",
                    help="ViCLIP frame sampling and pixels, e.g. sampling=middle,recipe=internvid (default uniform, clip)")
     g.add_argument("--batch-size", type=int, default=32, help="frames per encoder batch; default 32")
@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the degradations")
     _add_metric_args(p)
     p.add_argument("--device", default="cpu", help="torch device for metrics")
+
+    p = sub.add_parser("convert-viclip", help="convert a trusted ViCLIP .pth checkpoint into a folder --viclip-model loads",
+                       description="Read a ViCLIP .pth (such as the public ViClip-InternVid-10M-FLT.pth) and write it as a "
+                                   "folder of config.json + model.safetensors. Metrics never load .pth files themselves: "
+                                   "a pickle can run code, so converting one is a deliberate step.")
+    p.add_argument("src", help="the .pth checkpoint")
+    p.add_argument("out", help="folder to write (pass it as --viclip-model)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a full unpickle (which can run code) for checkpoints holding more than tensors; only for files you trust")
 
     p = sub.add_parser("synth", help="the synthetic suite: preview it")
     synth_sub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
@@ -225,6 +234,13 @@ def _cmd_validity(args) -> int:
     return 0
 
 
+def _cmd_convert_viclip(args) -> int:
+    from eve_bench.encoders.viclip import convert_pth
+
+    print(convert_pth(args.src, args.out, trust_pickle=args.trust_pickle))
+    return 0
+
+
 def _cmd_synth(args) -> int:
     from eve_bench.synth.preview import write_contact_sheet
 
@@ -234,7 +250,7 @@ def _cmd_synth(args) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard, "validity": _cmd_validity,
-            "synth": _cmd_synth}
+            "convert-viclip": _cmd_convert_viclip, "synth": _cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,3 +85,58 @@ def test_every_name_source_is_checked(tgve_zip, tmp_path):
         Sample(video_id="a\nb", group="g", task="style", instruction=None, source_caption="a",
                target_caption="b", load_source=lambda: None)
 
+
+# --- 2. weights files never run code -------------------------------------------------------------
+
+
+class _Payload:
+    """What an attacker pickles: unpickling it creates a file (it could as well run a shell)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _cli_error(capsys, args: list[str]) -> str:
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("eve-bench: error: ") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_weights_files_are_never_unpickled_and_bad_ones_are_one_line_errors(tmp_path, capsys):
+    import torch
+    from safetensors.torch import save_file
+    from tiny_models import save_tiny_clip
+
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    torch.save({"model": {"w": torch.zeros(1)}, "x": _Payload(marker)}, bad / "evil.pth")
+    torch.save({"w": torch.zeros(1)}, bad / "plain.bin")  # a pickle even when it holds only tensors
+    (bad / "empty.pth").write_bytes(b"")
+    (bad / "random.pth").write_bytes(np.random.default_rng(0).bytes(4096))
+    save_file({"w": torch.zeros(4)}, str(bad / "truncated.safetensors"))
+    (bad / "truncated.safetensors").write_bytes((bad / "truncated.safetensors").read_bytes()[:-3])
+    base = ["run", "--model", "identity", "--limit", "1", "--quiet", "--out", str(tmp_path / "run")]
+    for name in ("evil.pth", "plain.bin", "empty.pth", "random.pth", "truncated.safetensors"):
+        err = _cli_error(capsys, base + ["--metrics", "viclip_out", "--viclip-model", str(bad / name)])
+        assert f"--viclip-model {bad / name}" in err, err
+    assert not marker.exists(), "a weights file ran code"
+    assert "convert-viclip" in _cli_error(capsys, base + ["--metrics", "viclip_out", "--viclip-model", str(bad / "evil.pth")])
+    # CLIP-family weights directories: a pickle-only one and a corrupt safetensors one.
+    clip = save_tiny_clip(tmp_path / "clip")
+    pickled = tmp_path / "clip-pickled"
+    pickled.mkdir()
+    for f in clip.iterdir():
+        (pickled / f.name).write_bytes(f.read_bytes())
+    (pickled / "model.safetensors").unlink()
+    torch.save({"x": _Payload(marker)}, pickled / "pytorch_model.bin")
+    (clip / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{not json")
+    capsys.readouterr()  # the tiny model's save progress bar
+    for weights in (pickled, clip):
+        err = _cli_error(capsys, base + ["--metrics", "clip_text", "--clip-model", str(weights)])
+        assert f"--clip-model {weights}" in err, err
+    assert not marker.exists(), "a weights file ran code"
