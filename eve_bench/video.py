@@ -7,7 +7,9 @@ that a killed process never leaves a file or frame folder that looks finished.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -42,16 +44,22 @@ class Video:
         return int(self.frames.shape[1]), int(self.frames.shape[2])
 
 
-def frames_problem(frames) -> str | None:
-    """Why `frames` is not a valid (T, H, W, 3) uint8 array, or None when it is."""
+def frames_problem(frames, shape: tuple | None = None) -> str | None:
+    """Why `frames` is not a valid (T, H, W, 3) uint8 array (of `shape`, if given), or None.
+
+    Cheap checks come first, and NaNs are looked for one frame at a time: a model's huge float64
+    output of the wrong shape must not cost a full-size temporary array to reject.
+    """
     if not isinstance(frames, np.ndarray):
         return f"expected a numpy array, got {type(frames).__name__}"
     if frames.ndim != 4 or frames.shape[-1] != 3:
         return f"expected shape (T, H, W, 3), got {tuple(frames.shape)}"
     if frames.shape[0] == 0 or frames.shape[1] == 0 or frames.shape[2] == 0:
         return f"empty video, shape {tuple(frames.shape)}"
+    if shape is not None and frames.shape != tuple(shape):
+        return f"shape {tuple(frames.shape)}, expected {tuple(shape)} (same frame count and size as the source)"
     if frames.dtype != np.uint8:
-        if np.issubdtype(frames.dtype, np.floating) and np.isnan(frames).any():
+        if np.issubdtype(frames.dtype, np.floating) and any(np.isnan(f).any() for f in frames):
             return f"dtype {frames.dtype} with NaN values; expected uint8"
         return f"expected dtype uint8, got {frames.dtype}"
     return None
@@ -108,6 +116,22 @@ def _frame_files(folder: Path) -> list[Path]:
     return files
 
 
+def frames_digest(folder: str | os.PathLike) -> str | None:
+    """Hash of a frame folder's frame names and bytes, in frame order; None when it holds none.
+
+    A record stores the digest of the frames it scored, so a resumed run serves it only while
+    exactly those frames are on disk (not frames another run wrote, not a folder missing some).
+    """
+    try:
+        files = _frame_files(Path(folder))
+    except (VideoReadError, OSError):
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:32]
+
+
 def _decord_reader(path: Path):
     import decord
 
@@ -158,7 +182,8 @@ def write_mp4(video: Video, path: str | os.PathLike, crf: int = 18) -> None:
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
+    # PyAV picks the container from the extension: the temporary name ends in .tmp.mp4.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.mp4", dir=path.parent)
     os.close(fd)
     try:
         with av.open(tmp, mode="w") as container:

@@ -140,3 +140,158 @@ def test_weights_files_are_never_unpickled_and_bad_ones_are_one_line_errors(tmp_
         err = _cli_error(capsys, base + ["--metrics", "clip_text", "--clip-model", str(weights)])
         assert f"--clip-model {weights}" in err, err
     assert not marker.exists(), "a weights file ran code"
+
+
+# --- 3. results are credited to the model that made them -----------------------------------------
+
+
+def _cli(tgve: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", "--suite", "tgve", "--data", str(tgve), "--out", str(out), "--quiet", "--no-previews",
+            "--metrics", "source_mae", *extra]
+
+
+def test_a_run_folder_takes_one_process_at_a_time(tgve_zip, tmp_path, capsys):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "eve_bench.cli", *_cli(tgve_zip, out, "--model", "editors_for_tests",
+                             "--model-args", "sleep=0.5")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not list((out / "records").rglob("*.json")):
+            time.sleep(0.05)
+        assert proc.poll() is None, "the first run must still be going"
+        started = time.time()
+        assert main(_cli(tgve_zip, out, "--model", "identity")) == 2
+        assert time.time() - started < 10
+        assert "is in use by another eve-bench process" in capsys.readouterr().err
+        assert main(["eval", "--submission", str(tmp_path), "--suite", "tgve", "--data", str(tgve_zip),
+                     "--out", str(out), "--quiet", "--metrics", "source_mae"]) == 2
+        assert "in use" in capsys.readouterr().err
+    finally:
+        proc.kill()
+        proc.wait()
+    # A killed holder leaves no stale lock.
+    assert main(_cli(tgve_zip, out, "--model", "editors_for_tests", "--model-args", "sleep=0.5", "--limit", "1")) == 0
+
+
+def test_a_run_folder_holds_one_configuration(tgve_zip, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+    out = tmp_path / "run"
+    first = _run(out, tgve_zip, "identity", selection={"limit": 1})
+    assert first["metrics"]["overall"]["source_mae"] < 2
+    with pytest.raises(RuntimeError, match=r"holds results of another configuration \(model was 'identity', now 'editors_for_tests'\).*--overwrite"):
+        _run(out, tgve_zip, "editors_for_tests", selection={"limit": 1})
+    with pytest.raises(RuntimeError, match=r"seed was 0, now 1"):
+        _run(out, tgve_zip, "identity", seed=1, selection={"limit": 1})
+    (out / "submission" / "stray").mkdir()
+    replaced = _run(out, tgve_zip, "editors_for_tests", overwrite=True, selection={"limit": 1})
+    assert replaced["n_cached"] == 0 and replaced["metrics"]["overall"]["source_mae"] > 5
+    assert not (out / "submission" / "stray").exists()
+    # More samples or metrics under the same configuration extend the folder.
+    assert _run(out, tgve_zip, "editors_for_tests", selection={"limit": 2})["n_cached"] == 4
+
+
+def test_a_record_is_valid_only_with_the_frames_it_scored(tgve_zip, tmp_path, monkeypatch):
+    from eve_bench.video import Video, read_video, write_frames_dir
+
+    monkeypatch.syspath_prepend(str(TESTS))
+    out = tmp_path / "run"
+    clean = _run(out, tgve_zip, "editors_for_tests", selection={"limit": 1})
+    frames = out / "submission" / "DAVIS_480p" / "alpha"
+    # Frames written by another model (a killed run of other args) under this model's record ...
+    stale = read_video(frames / "style")
+    write_frames_dir(Video(255 - stale.frames), frames / "style")
+    # ... and a finished sample with a frame deleted since.
+    (frames / "object" / "00003.jpg").unlink()
+    again = _run(out, tgve_zip, "editors_for_tests", selection={"limit": 1})
+    assert again["n_cached"] == 2 and again["n_model_calls"] == 2
+    assert again["metrics"] == clean["metrics"]
+    ev = evaluate_submission(out / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1),
+                             metrics=["source_mae"], progress=False)
+    assert ev["metrics"] == again["metrics"]
+
+
+# --- 4. a model cannot change the reference it is scored against ---------------------------------
+
+
+def test_a_model_editing_its_input_in_place_is_scored_against_the_true_source(tgve_zip, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+    copying = _run(tmp_path / "a", tgve_zip, "editors_for_tests:InvertEditor", selection={"limit": 1})
+    in_place = _run(tmp_path / "b", tgve_zip, "editors_for_tests:InvertEditor", model_args={"in_place": True},
+                    selection={"limit": 1})
+    assert in_place["n_failed"] == 0 and copying["metrics"]["overall"]["source_mae"] > 50
+    assert in_place["metrics"] == copying["metrics"]
+
+
+# --- 6. every way a model can end the run leaves a summary and an exit status --------------------
+
+
+def test_hangs_exits_and_interrupts_in_a_model_stop_the_run_with_a_summary(tgve_zip, tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(TESTS))
+    cases = [
+        ("how='hang'", ["--timeout", "1"], "timed out after 1 s"),
+        ("how='exit',code=4", [], "SystemExit(4)"),
+        ("how='exit'", ["--timeout", "30"], "SystemExit(0)"),  # in the worker thread too
+        ("how='interrupt'", [], "KeyboardInterrupt()"),
+    ]
+    for i, (args, extra, reason) in enumerate(cases):
+        out = tmp_path / f"r{i}"
+        started = time.time()
+        code = main(_cli(tgve_zip, out, "--model", "editors_for_tests:StoppingEditor", "--model-args", args, *extra))
+        assert time.time() - started < 20
+        assert code == 3, (args, capsys.readouterr())
+        summary = json.loads((out / "summary.json").read_text())
+        assert reason in summary["stopped"] and summary["n_ok"] == 1 and summary["n_failed"] == 1
+        assert summary["n_not_run"] == 12 - 2 and summary["n_samples"] == 12
+        assert f"STOPPED: {summary['stopped']}" in capsys.readouterr().out
+
+
+def test_exit_status_says_whether_samples_failed(tgve_zip, tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(TESTS))
+    assert main(_cli(tgve_zip, tmp_path / "bad", "--model", "editors_for_tests:BrokenEditor")) == 1
+    assert main(_cli(tgve_zip, tmp_path / "flaky", "--model", "editors_for_tests:FlakyEditor")) == 1
+    assert main(_cli(tgve_zip, tmp_path / "ok", "--model", "identity")) == 0
+    assert main(["eval", "--submission", str(tmp_path / "flaky" / "submission"), "--suite", "tgve", "--data", str(tgve_zip),
+                 "--out", str(tmp_path / "ev"), "--quiet", "--metrics", "source_mae"]) == 1
+
+
+# --- 7. the environment and the data are not charged to the model --------------------------------
+
+
+def test_environment_errors_stop_the_run_and_are_not_model_failures(tgve_zip, tmp_path, monkeypatch, capsys):
+    import errno
+
+    (tmp_path / "file").write_text("not a folder")
+    assert main(_cli(tgve_zip, tmp_path / "file", "--model", "identity")) == 2
+    assert "--out" in capsys.readouterr().err
+
+    def disk_full(video, folder):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("eve_bench.runner.write_frames_dir", disk_full)
+    out = tmp_path / "full"
+    assert main(_cli(tgve_zip, out, "--model", "identity")) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "submission/DAVIS_480p/alpha/style" in err
+    assert not list((out / "records").rglob("*.json")) if (out / "records").exists() else True
+
+
+def test_a_source_that_opens_but_does_not_decode_is_missing_data(tgve_zip, tmp_path, monkeypatch):
+    from eve_bench.suites import tgve
+    from eve_bench.video import VideoReadError
+
+    real = tgve.read_video
+
+    def flaky_decoder(path, fps=None):
+        if "alpha" in str(path):
+            raise VideoReadError(f"{path}: cannot decode frames (corrupt stream)")
+        return real(path, fps=fps)
+
+    monkeypatch.setattr(tgve, "read_video", flaky_decoder)
+    with pytest.raises(SuiteError, match=r"(?s)alpha\.mp4: cannot decode frames.*--skip-missing"):
+        _run(tmp_path / "a", tgve_zip)
+    summary = _run(tmp_path / "b", tgve_zip, selection={"skip_missing": True})
+    assert summary["n_failed"] == 0 and summary["n_missing"] == 4 and summary["n_samples"] == 8
+    ev = evaluate_submission(tmp_path / "b" / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), skip_missing=True),
+                             metrics=["source_mae"], progress=False)
+    assert ev["n_failed"] == 0 and ev["n_missing"] == 4
