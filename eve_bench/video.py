@@ -85,7 +85,7 @@ def probe_video(path: str | os.PathLike) -> tuple[int, int, int, float]:
 
 
 def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
-    """Decode a whole video file (decord) or a folder of frame images (sorted by name, PIL)."""
+    """Decode a whole video file (decord) or a folder of frame images (in frame-number order, PIL)."""
     path = Path(path)
     if not path.exists():
         raise VideoReadError(f"{path}: no such file or folder")
@@ -109,11 +109,34 @@ def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
     return Video(frames, fps=fps or float(reader.get_avg_fps()), meta={"path": str(path)})
 
 
+FRAME_SUFFIXES = {".jpg", ".jpeg", ".png"}
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
 def _frame_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    """A folder's frames in frame-number order: `0.jpg, 2.jpg, 10.jpg` as well as `00000.jpg ...`.
+
+    Names are sorted by their trailing number, not as text (which puts 10 before 2). Names that do
+    not say their place unambiguously (no number, two files with one number, mixed prefixes) are
+    an error rather than a guess. Hidden files (macOS `._00001.jpg`, partial writes) are not frames.
+    """
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")]
     if not files:
         raise VideoReadError(f"{folder}: no .jpg/.png frames in folder")
-    return files
+    by_number: dict[int, Path] = {}
+    prefixes = set()
+    for f in sorted(files):
+        m = _NUMBERED.match(f.stem)
+        if m is None:
+            raise VideoReadError(f"{folder}: frame {f.name!r} has no frame number; name frames 00000.jpg, 00001.jpg, ...")
+        n = int(m.group(2))
+        if n in by_number:
+            raise VideoReadError(f"{folder}: {by_number[n].name!r} and {f.name!r} are both frame {n}")
+        by_number[n] = f
+        prefixes.add(m.group(1))
+    if len(prefixes) > 1:
+        raise VideoReadError(f"{folder}: frame names have different prefixes ({', '.join(map(repr, sorted(prefixes)))})")
+    return [by_number[n] for n in sorted(by_number)]
 
 
 def frames_digest(folder: str | os.PathLike) -> str | None:

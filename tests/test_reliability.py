@@ -295,3 +295,36 @@ def test_a_source_that_opens_but_does_not_decode_is_missing_data(tgve_zip, tmp_p
     ev = evaluate_submission(tmp_path / "b" / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), skip_missing=True),
                              metrics=["source_mae"], progress=False)
     assert ev["n_failed"] == 0 and ev["n_missing"] == 4
+
+
+# --- 5. frame folders are read in frame order, or refused ----------------------------------------
+
+
+def test_frames_are_ordered_by_number_and_ambiguous_names_refused(tgve_zip, tmp_path):
+    from PIL import Image
+
+    from eve_bench.video import VideoReadError, read_video
+
+    def folder(name: str, names: list[str]) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        for i, n in enumerate(names):
+            Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(path / n, quality=100)
+        return path
+
+    for k, style in enumerate(("{}.jpg", "frame_{}.png", "{:03d}.jpg")):
+        video = read_video(folder(f"good-{k}", [style.format(i) for i in range(12)]))
+        assert [int(round(v)) for v in video.frames[:, 0, 0, 0] / 20] == list(range(12)), style
+    for names, why in ((["1.jpg", "01.jpg"], "both frame 1"), (["0.jpg", "cover.jpg"], "no frame number"),
+                       (["a0.jpg", "b1.jpg"], "different prefixes")):
+        with pytest.raises(VideoReadError, match=why):
+            read_video(folder("bad-" + why.replace(" ", "-"), names))
+    # eval of a submission named without zero padding scores as the padded one.
+    run_dir = tmp_path / "run"
+    padded = _run(run_dir, tgve_zip, "identity", selection={"limit": 1})
+    for frames in (run_dir / "submission").glob("*/*/*"):
+        for f in frames.glob("*.jpg"):
+            f.rename(f.with_name(f"{int(f.stem)}.jpg"))
+    ev = evaluate_submission(run_dir / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1),
+                             metrics=["source_mae", "warp_error"], progress=False)
+    assert ev["n_failed"] == 0 and ev["metrics"]["overall"]["source_mae"] == padded["metrics"]["overall"]["source_mae"]
