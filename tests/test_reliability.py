@@ -328,3 +328,34 @@ def test_frames_are_ordered_by_number_and_ambiguous_names_refused(tgve_zip, tmp_
     ev = evaluate_submission(run_dir / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1),
                              metrics=["source_mae", "warp_error"], progress=False)
     assert ev["n_failed"] == 0 and ev["metrics"]["overall"]["source_mae"] == padded["metrics"]["overall"]["source_mae"]
+
+
+# --- 8. leaderboard cells are text, and incomparable rows are flagged ---------------------------
+
+
+def test_leaderboard_escapes_every_cell_and_flags_incomparable_runs(tgve_zip, tmp_path, monkeypatch):
+    import re
+
+    monkeypatch.syspath_prepend(str(TESTS))
+    evil = "x|y\n# Injected heading\n<img src=x onerror=alert(1)> [link](javascript:alert(1)) `code`"
+    a = tmp_path / "plain"
+    b = tmp_path / "run|<b>bold</b>\n# also a heading"  # a legal folder name on Linux
+    _run(a, tgve_zip, "identity", selection={"limit": 1})
+    _run(b, tgve_zip, "editors_for_tests", model_args={"strength": 3}, selection={"limit": 2})
+    summary = json.loads((b / "summary.json").read_text())
+    summary["model_args"] = {"note": evil}  # what `--model-args note=...` records
+    (b / "summary.json").write_text(json.dumps(summary))
+    assert main(["leaderboard", str(a), str(b), "--out", str(tmp_path / "lb"), "--title", "Board\n<script>alert(1)</script>"]) == 0
+    md = (tmp_path / "lb" / "leaderboard.md").read_text()
+    assert "<img" not in md and "<script" not in md and "<b>" not in md and not re.search(r"(?<!\\)\]\(", md)
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings == ["# Board &lt;script&gt;alert(1)&lt;/script&gt;", "## source_mae per task"], headings
+    tables = [line for line in md.splitlines() if line.startswith("|")]
+    widths = {len(re.findall(r"(?<!\\)\|", line)) for line in tables[:4]}
+    assert len(widths) == 1, tables[:4]  # header, rule and both rows have the same cells
+    assert "Not comparable" in md and "limit" in md and "seed" not in md.split("Not comparable")[1].split("\n")[0]
+    csv = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
+    assert list(csv["settings"]) == ["A", "B"]
+    # Runs under the same settings are not flagged.
+    assert main(["leaderboard", str(a), str(a), "--out", str(tmp_path / "lb2")]) == 0
+    assert "Not comparable" not in (tmp_path / "lb2" / "leaderboard.md").read_text()
