@@ -95,6 +95,11 @@ class Sample:
         # The key becomes folders under --out and the submission: each part must stay one folder.
         for what in ("group", "video_id", "edit_id"):
             check_name(getattr(self, what), f"sample {what}")
+        # None means the suite has no such prompt; an empty one is a data error that would silently
+        # leave every metric needing it undefined.
+        for what, text in self.prompts().items():
+            if isinstance(text, str) and not text.strip():
+                raise ValueError(f"sample {self.key}: {what} is empty")
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", content_fingerprint(self.prompts(), self.source_path))
 

@@ -359,3 +359,70 @@ def test_leaderboard_escapes_every_cell_and_flags_incomparable_runs(tgve_zip, tm
     # Runs under the same settings are not flagged.
     assert main(["leaderboard", str(a), str(a), "--out", str(tmp_path / "lb2")]) == 0
     assert "Not comparable" not in (tmp_path / "lb2" / "leaderboard.md").read_text()
+
+
+# --- 9. leftovers, huge outputs, empty prompts, unmatched submission folders --------------------
+
+
+def test_leftovers_of_killed_writers_are_removed_by_the_next_run(tgve_zip, tmp_path):
+    out = tmp_path / "run"
+    _run(out, tgve_zip, selection={"limit": 1})
+    video = out / "submission" / "DAVIS_480p" / "alpha"
+    leftovers = [video / ".style.k2j3h4.tmp", video / ".style.old-4242", out / "previews" / "DAVIS_480p" / "alpha" / ".style.x1y2.tmp.mp4",
+                 out / "records" / "DAVIS_480p" / "alpha" / ".style.json.q9.tmp", out / ".summary.json.abc.tmp"]
+    for path in leftovers[:2]:
+        path.mkdir()
+        (path / "00000.jpg").write_bytes(b"partial")
+    for path in leftovers[2:]:
+        path.write_bytes(b"partial")
+    keep = video / ".notes"  # hidden, but not a writer's temporary name
+    keep.write_text("mine")
+    assert _run(out, tgve_zip, selection={"limit": 1})["n_cached"] == 4
+    assert not any(p.exists() for p in leftovers) and keep.exists()
+
+
+def test_a_huge_float_output_is_rejected_without_a_full_size_temporary():
+    import tracemalloc
+
+    from eve_bench.runner import output_problem
+    from eve_bench.video import Video
+
+    source = Video(np.zeros((8, 16, 16, 3), np.uint8))
+    huge = np.zeros((8, 512, 512, 3), np.float64)  # 50 MB; isnan over it would allocate 6 MB
+    tracemalloc.start()
+    try:
+        problem = output_problem(huge, source)
+        right_shape = output_problem(np.full((8, 16, 16, 3), np.nan), source)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 1024, peak
+    assert "expected (8, 16, 16, 3)" in problem and "NaN" in right_shape
+
+
+def test_empty_or_null_prompts_are_data_errors_naming_the_row(tgve_zip):
+    csv = tgve_zip / "LOVEU-TGVE-2023_Dataset.csv"
+    text = csv.read_text()
+    csv.write_text(text.replace("A beta video in van Gogh style.", " ", 1))
+    with pytest.raises(SuiteError, match=r"line 4: 'Style Change Caption' is empty"):
+        load_suite("tgve", str(tgve_zip))
+    csv.write_text(text)
+    rows = [{"instruction": "i", "input_caption": "a", "output_caption": "b", "edit_type": "style", "video_path": "DAVIS_480p/480p_videos/alpha.mp4"},
+            {"instruction": None, "input_caption": "a", "output_caption": "b", "edit_type": "style", "video_path": "DAVIS_480p/480p_videos/beta.mp4"}]
+    pd.DataFrame(rows).to_parquet(tgve_zip / "p.parquet")
+    with pytest.raises(SuiteError, match=r"p\.parquet, row 1: instruction \(column 'instruction'\) is missing"):
+        load_suite("tgve-plus", str(tgve_zip))
+    with pytest.raises(ValueError, match="target_caption is empty"):
+        Sample(video_id="v", group="g", task="style", instruction=None, source_caption="a", target_caption="",
+               load_source=lambda: None)
+
+
+def test_eval_warns_about_submission_folders_that_match_no_sample(tgve_zip, tmp_path, capsys):
+    out = tmp_path / "run"
+    _run(out, tgve_zip, selection={"limit": 1})
+    typo = out / "submission" / "DAVIS" / "alpha" / "style"  # the group misspelt
+    (out / "submission" / "DAVIS_480p" / "alpha" / "style").rename(typo.parent.mkdir(parents=True) or typo)
+    ev = evaluate_submission(out / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1),
+                             metrics=["source_mae"], progress=False)
+    assert ev["unmatched_folders"] == ["DAVIS/alpha/style"] and ev["n_failed"] == 1
+    assert "1 folder(s) in" in capsys.readouterr().err
