@@ -63,6 +63,11 @@ def collect(run_dirs: list[str | Path]) -> list[dict]:
 def _group_settings(rows: list[dict]) -> None:
     """Give rows run under the same settings the same letter (`group`: A, B, ...); `differs` lists
     the settings that vary between rows (empty when all rows are comparable)."""
+    # Metrics only some runs computed do not make the others' numbers incomparable; a metric all
+    # runs computed under different configurations (other weights, preprocessing) does.
+    shared = set.intersection(*(set(r["settings"]["metric_ids"]) for r in rows)) if rows else set()
+    for r in rows:
+        r["settings"]["metric_ids"] = {k: v for k, v in r["settings"]["metric_ids"].items() if k in shared}
     seen: dict[str, str] = {}
     for r in rows:
         r["group"] = seen.setdefault(json.dumps(r["settings"], sort_keys=True), chr(ord("A") + len(seen) % 26))

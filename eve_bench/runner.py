@@ -326,7 +326,8 @@ def evaluate_submission(
     cfg = RunConfig(model=f"submission:{submission}", out=folder.root, selection=selection,
                     metric_options=metric_options or MetricOptions())
     with folder.locked():
-        folder.claim(cfg.identity(suite), overwrite)
+        # The submission by its absolute path: `eval` of the same folder named another way is the same.
+        folder.claim(dict(cfg.identity(suite), model=f"submission:{submission.resolve()}"), overwrite)
         folder.remove_leftovers()
         built, skipped = _prepared_metrics(metrics, suite, cfg.metric_options)
         scorer = Scorer(built, selection.frame_policy)

@@ -356,8 +356,10 @@ def test_leaderboard_escapes_every_cell_and_flags_incomparable_runs(tgve_zip, tm
     assert "Not comparable" in md and "limit" in md and "seed" not in md.split("Not comparable")[1].split("\n")[0]
     csv = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
     assert list(csv["settings"]) == ["A", "B"]
-    # Runs under the same settings are not flagged.
-    assert main(["leaderboard", str(a), str(a), "--out", str(tmp_path / "lb2")]) == 0
+    # Runs under the same settings are not flagged, even when one computed more metrics.
+    more = tmp_path / "more"
+    _run(more, tgve_zip, "identity", metrics=["source_mae", "edge_ssim"], selection={"limit": 1})
+    assert main(["leaderboard", str(a), str(more), "--out", str(tmp_path / "lb2")]) == 0
     assert "Not comparable" not in (tmp_path / "lb2" / "leaderboard.md").read_text()
 
 
