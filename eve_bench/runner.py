@@ -215,8 +215,11 @@ def run(cfg: RunConfig) -> dict:
         stamps = {k: files_stamp(v) for k, v in cfg.model_args.items() if isinstance(v, str) and v and Path(v).exists()}
         bar = _progress(len(suite.samples), f"{cfg.model} on {suite.name}", cfg.progress)
         n_missing_before = n_missing
+        # Samples that failed last time (a timeout among them) go last, so that one which hangs
+        # every time cannot keep the rest of the suite from ever running.
+        todo = sorted(suite.samples, key=lambda smp: _failed_before(folder.record(smp)))
         try:
-            for sample in suite.samples:
+            for sample in todo:
                 if stopped:
                     break
                 bar.update(1)
@@ -251,6 +254,8 @@ def run(cfg: RunConfig) -> dict:
         except KeyboardInterrupt:  # Ctrl-C outside the model's call: the finished samples still get a summary
             stopped = "interrupted (KeyboardInterrupt); the run stopped"
         bar.close()
+        position = {smp.key: i for i, smp in enumerate(suite.samples)}
+        records.sort(key=lambda r: position[r.key])
         n_not_run = len(suite.samples) - len(records) - (n_missing - n_missing_before)
         summary = _summary(cfg, suite, records, metrics, n_missing, started)
         summary.update(n_model_calls=n_calls, skipped_metrics=skipped, stopped=stopped, n_not_run=n_not_run)
@@ -258,6 +263,11 @@ def run(cfg: RunConfig) -> dict:
         with writing(folder.root / "summary.json"):
             write_results(folder.root, records, summary)
     return summary
+
+
+def _failed_before(record_path: Path) -> bool:
+    record = SampleRecord.load(record_path)
+    return record is not None and record.status == "failed"
 
 
 def _generate(model, sample: Sample, source: Video, folder: RunFolder, record: SampleRecord, cfg: RunConfig) -> str | None:

@@ -67,15 +67,16 @@ class InvertEditor:
 
 
 class StoppingEditor:
-    """On call `on`, hangs for `hang` seconds, calls sys.exit(code) or raises KeyboardInterrupt."""
+    """On call `on` (or on every style edit of video `video`), hangs for `hang` seconds, calls
+    sys.exit(code) or raises KeyboardInterrupt."""
 
-    def __init__(self, on: int = 2, how: str = "exit", hang: float = 5.0, code: int = 0) -> None:
-        self.on, self.how, self.hang, self.code = on, how, hang, code
+    def __init__(self, on: int = 2, how: str = "exit", hang: float = 5.0, code: int = 0, video: str | None = None) -> None:
+        self.on, self.how, self.hang, self.code, self.video = on, how, hang, code, video
         self.calls = 0
 
     def edit(self, request: EditRequest) -> Video:
         self.calls += 1
-        if self.calls == self.on:
+        if (request.video_id, request.task) == (self.video, "style") if self.video else self.calls == self.on:
             if self.how == "hang":
                 time.sleep(self.hang)
             elif self.how == "exit":

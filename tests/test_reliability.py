@@ -246,6 +246,19 @@ def test_hangs_exits_and_interrupts_in_a_model_stop_the_run_with_a_summary(tgve_
         assert f"STOPPED: {summary['stopped']}" in capsys.readouterr().out
 
 
+def test_a_sample_that_hangs_every_time_does_not_block_the_others(tgve_zip, tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(TESTS))
+    args = _cli(tgve_zip, tmp_path / "run", "--model", "editors_for_tests:StoppingEditor", "--timeout", "1",
+                "--model-args", "how='hang',video='beta',hang=3")
+    assert main(args) == 3
+    first = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert (first["n_ok"], first["n_failed"], first["n_not_run"]) == (4, 1, 7)
+    assert main(args) == 3  # the hanging sample is retried last, after the 7 others
+    again = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert (again["n_ok"], again["n_failed"], again["n_not_run"], again["n_cached"]) == (11, 1, 0, 4)
+    assert [r["key"] for r in map(json.loads, (tmp_path / "run" / "samples.jsonl").read_text().splitlines())][4] == "DAVIS_480p/beta/style"
+
+
 def test_exit_status_says_whether_samples_failed(tgve_zip, tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(TESTS))
     assert main(_cli(tgve_zip, tmp_path / "bad", "--model", "editors_for_tests:BrokenEditor")) == 1
