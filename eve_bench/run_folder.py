@@ -49,6 +49,12 @@ class RunFolder:
     def preview(self, sample: Sample) -> Path:
         return self.root / "previews" / sample.group / sample.video_id / f"{sample.edit_id}.mp4"
 
+    def discard(self, sample: Sample) -> None:
+        """Remove a sample's outputs (from an earlier configuration of its cache key) once it failed,
+        so the submission holds no frames its record does not vouch for."""
+        shutil.rmtree(self.frames(sample), ignore_errors=True)
+        self.preview(sample).unlink(missing_ok=True)
+
     @contextmanager
     def locked(self):
         """Hold the folder's lock for the duration; RunError if another process holds it."""

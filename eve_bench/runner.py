@@ -240,6 +240,8 @@ def run(cfg: RunConfig) -> dict:
                         model = load_model(cfg.model, cfg.model_args, device=cfg.device)
                     n_calls += 1
                     stopped = _generate(model, sample, source, folder, record, cfg)
+                    if record.status == "failed":
+                        folder.discard(sample)
                 if record.status == "ok" and scorer.pending(record):
                     try:
                         scorer.score(sample, read_video(folder.frames(sample), fps=scorer.source(sample).fps), record)

@@ -209,6 +209,13 @@ def test_a_record_is_valid_only_with_the_frames_it_scored(tgve_zip, tmp_path, mo
     ev = evaluate_submission(out / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1),
                              metrics=["source_mae"], progress=False)
     assert ev["metrics"] == again["metrics"]
+    # A sample that must run again (here: its key went stale) and now fails leaves no old frames
+    # behind for `eval` to score.
+    record = out / "records" / "DAVIS_480p" / "alpha" / "style.json"
+    record.write_text(record.read_text().replace('"cache_key": "', '"cache_key": "stale'))
+    monkeypatch.setattr("editors_for_tests.NoisyEditor.edit", lambda self, request: 1 / 0)
+    assert _run(out, tgve_zip, "editors_for_tests", selection={"limit": 1})["n_failed"] == 1
+    assert not (frames / "style").exists() and (frames / "object").exists()
 
 
 # --- 4. a model cannot change the reference it is scored against ---------------------------------
