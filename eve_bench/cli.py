@@ -1,4 +1,4 @@
-"""`eve-bench` command line: run, eval, list, leaderboard, synth."""
+"""`eve-bench` command line: run, eval, list, leaderboard, validity, convert-viclip, synth."""
 
 from __future__ import annotations
 
@@ -16,7 +16,18 @@ EPILOG_RUN = """examples:
 A run folder holds submission/<group>/<video>/<task>/00000.jpg ... (the official TGVE layout),
 previews/<group>/<video>/<task>.mp4, records/ (one JSON per finished sample), samples.jsonl and
 summary.json. Re-running the same command resumes: finished samples are not recomputed.
+
+exit status: 0 every sample scored; 1 some samples failed (the model's errors or invalid outputs);
+2 error (bad arguments, data, weights, a locked or foreign --out, a failed write); 3 the run
+stopped early (--timeout, the model called sys.exit, Ctrl-C), with its summary written.
 """
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def _csv_list(text: str | None) -> list[str] | None:
@@ -42,7 +53,7 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clip-model", help="CLIP weights: local folder or hub id already in the local HF cache")
     g.add_argument("--pickscore-model", help="PickScore weights: local folder or cached hub id")
     g.add_argument("--pickscore-processor", help="processor for PickScore: local folder or cached hub id")
-    g.add_argument("--viclip-model", help="ViCLIP checkpoint (.pth) or eve-bench ViCLIP folder")
+    g.add_argument("--viclip-model", help="ViCLIP weights: an eve-bench ViCLIP folder or safetensors file (eve-bench convert-viclip makes one from a .pth)")
     g.add_argument("--viclip-preprocess", default="", metavar="K=V,...",
                    help="ViCLIP frame sampling and pixels, e.g. sampling=middle,recipe=internvid (default uniform, clip)")
     g.add_argument("--batch-size", type=int, default=32, help="frames per encoder batch; default 32")
@@ -69,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device for the model and metrics, e.g. cuda; default cpu")
     p.add_argument("--seed", type=int, default=0, help="base seed; each sample gets a seed derived from it and its key")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing sample (for debugging a model)")
+    p.add_argument("--timeout", type=_positive, metavar="SECONDS",
+                   help="per-sample limit on the model's edit call; past it the sample fails and the run stops (exit 3)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--out holds results of another model or configuration: replace them (default: refuse)")
     p.add_argument("--no-previews", action="store_true", help="do not write mp4 previews")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -78,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_suite_args(p, None)
     _add_metric_args(p)
     p.add_argument("--out", help="results folder; default <submission>-eval")
+    p.add_argument("--overwrite", action="store_true", help="--out holds another run's or submission's results: replace them")
     p.add_argument("--device", default="cpu", help="torch device for metrics")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -100,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the degradations")
     _add_metric_args(p)
     p.add_argument("--device", default="cpu", help="torch device for metrics")
+
+    p = sub.add_parser("convert-viclip", help="convert a trusted ViCLIP .pth checkpoint into a folder --viclip-model loads",
+                       description="Read a ViCLIP .pth (such as the public ViClip-InternVid-10M-FLT.pth) and write it as a "
+                                   "folder of config.json + model.safetensors. Metrics never load .pth files themselves: "
+                                   "a pickle can run code, so converting one is a deliberate step.")
+    p.add_argument("src", help="the .pth checkpoint")
+    p.add_argument("out", help="folder to write (pass it as --viclip-model)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a full unpickle (which can run code) for checkpoints holding more than tensors; only for files you trust")
 
     p = sub.add_parser("synth", help="the synthetic suite: preview it")
     synth_sub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
@@ -153,11 +178,14 @@ def _print_summary(summary: dict, out: Path) -> None:
         print(f"  FAILED {f['key']}: {f['error']}")
     if len(summary["failures"]) > 10:
         print(f"  ... {len(summary['failures']) - 10} more failures in {out / 'samples.jsonl'}")
+    if summary.get("stopped"):
+        print(f"  STOPPED: {summary['stopped']}; {summary['n_not_run']} sample(s) not run (re-run the command to resume)")
     print(f"results: {out / 'summary.json'}")
 
 
 def _cmd_run(args) -> int:
     from eve_bench.models import parse_kv_args
+    from eve_bench.results import exit_code
     from eve_bench.runner import RunConfig, run
 
     sel = _selection(args)
@@ -166,22 +194,25 @@ def _cmd_run(args) -> int:
         model=args.model, out=out, selection=sel, model_args=parse_kv_args(args.model_args), seed=args.seed,
         device=args.device, metrics=_csv_list(args.metrics), metric_options=_metric_options(args),
         fail_fast=args.fail_fast, previews=not args.no_previews, progress=not args.quiet,
+        timeout=args.timeout, overwrite=args.overwrite,
     )
     summary = run(cfg)
     _print_summary(summary, out)
-    return 0
+    return exit_code(summary)
 
 
 def _cmd_eval(args) -> int:
+    from eve_bench.results import exit_code
     from eve_bench.runner import evaluate_submission
 
     if not args.suite:
         raise SystemExit("eve-bench eval: --suite is required (e.g. tgve, tgve-plus, synth)")
     submission = Path(args.submission)
     out = Path(args.out or f"{submission.as_posix().rstrip('/')}-eval")
-    summary = evaluate_submission(submission, out, _selection(args), _csv_list(args.metrics), _metric_options(args), progress=not args.quiet)
+    summary = evaluate_submission(submission, out, _selection(args), _csv_list(args.metrics), _metric_options(args),
+                                  progress=not args.quiet, overwrite=args.overwrite)
     _print_summary(summary, out)
-    return 0
+    return exit_code(summary)
 
 
 def _cmd_list(args) -> int:
@@ -225,6 +256,13 @@ def _cmd_validity(args) -> int:
     return 0
 
 
+def _cmd_convert_viclip(args) -> int:
+    from eve_bench.encoders.viclip import convert_pth
+
+    print(convert_pth(args.src, args.out, trust_pickle=args.trust_pickle))
+    return 0
+
+
 def _cmd_synth(args) -> int:
     from eve_bench.synth.preview import write_contact_sheet
 
@@ -234,7 +272,7 @@ def _cmd_synth(args) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard, "validity": _cmd_validity,
-            "synth": _cmd_synth}
+            "convert-viclip": _cmd_convert_viclip, "synth": _cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Schema (version 1) is documented in docs/results.md. Aggregation lives here and only here, so
 `run`, `eval` and the leaderboard agree: a metric's mean is taken over the samples that produced a
-finite value for it; failed samples are counted, never averaged in silently.
+finite value for it; failed samples are counted, never averaged in silently. `exit_code` turns a summary into the
+command's exit status.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class SampleRecord:
     metric_ids: dict = field(default_factory=dict)  # name -> the metric's cache_id when computed
     metric_errors: dict = field(default_factory=dict)
     output: str | None = None  # frames folder, relative to the run folder
+    frames_sha256: str | None = None  # digest of the frames scored (video.frames_digest); resume checks it
     preview: str | None = None
 
     def to_json(self) -> str:
@@ -94,6 +96,18 @@ def environment(device: str) -> dict:
 def write_results(out: Path, records: list[SampleRecord], summary: dict) -> None:
     atomic_write_text(out / "samples.jsonl", "".join(r.to_json() + "\n" for r in records))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=False, allow_nan=False, default=_json_default) + "\n")
+
+
+# Exit statuses of `eve-bench run` and `eval` (documented in docs/results.md), after pytest's.
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_STOPPED = 0, 1, 2, 3
+
+
+def exit_code(summary: dict) -> int:
+    """0 every sample scored; 1 some samples failed; 3 the run stopped early (timeout, the model
+    exited, Ctrl-C). 2 (bad input or environment, nothing or not all evaluated) comes from errors."""
+    if summary.get("stopped"):
+        return EXIT_STOPPED
+    return EXIT_FAILED if summary["n_failed"] else EXIT_OK
 
 
 def load_summary(run_dir: str | Path) -> dict:

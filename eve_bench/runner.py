@@ -5,8 +5,13 @@ submission layout. Both score what is on disk (the JPEG frames), so a run and an
 submission give the same numbers, and a resumed run scores exactly what an uninterrupted one does.
 
 Resuming: each finished sample leaves a record (written last, atomically) holding a cache key of
-(model, model args, model version, sample content, seed, frame policy). A re-run skips samples
-whose record matches and whose frames are on disk, without loading the model.
+(model, model args, model version, sample content, seed, frame policy) and the digest of the frames
+it scored. A re-run skips samples whose record matches and whose frames are exactly those, without
+loading the model. The run folder's lock and configuration rules are in run_folder.py.
+
+What counts against a model: its own exceptions and invalid outputs. An unreadable source is
+missing data; a failed write is the environment (RunError, the run stops); a model that hangs past
+--timeout or raises SystemExit / KeyboardInterrupt stops the run with its summary written.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ import numpy as np
 
 from eve_bench.metrics import Metric, MetricInput, MetricOptions, MissingWeightsError, build_metrics
 from eve_bench.models import EditRequest, load_model
+from eve_bench.models.guard import ModelStopped, call_edit
 from eve_bench.results import SCHEMA_VERSION, SampleRecord, aggregate, environment, write_results
+from eve_bench.run_folder import RunError, RunFolder, writing
 from eve_bench.sample import FramePolicy, Sample
 from eve_bench.suites import Suite, SuiteError, load_suite
 from eve_bench.suites.base import missing_sources_message
-from eve_bench.video import Video, frames_problem, read_video, write_frames_dir, write_mp4
+from eve_bench.video import Video, VideoReadError, frames_digest, frames_problem, read_video, write_frames_dir, write_mp4
 
 CACHE_FORMAT = 1
 
@@ -60,10 +67,13 @@ class RunConfig:
     fail_fast: bool = False
     previews: bool = True
     progress: bool = True
+    timeout: float | None = None  # seconds per model call; past it the run stops (models/guard.py)
+    overwrite: bool = False  # replace a run folder's results made with another configuration
 
-
-class RunError(RuntimeError):
-    """The run cannot start (bad suite, missing data or weights); nothing was evaluated."""
+    def identity(self, suite: Suite) -> dict:
+        """What makes a run folder's outputs this configuration's (run_folder.py): a folder holds one."""
+        return {"model": self.model, "model_args": self.model_args, "seed": self.seed, "suite": suite.name,
+                "frame_policy": self.selection.frame_policy.to_dict()}
 
 
 def prepare_suite(sel: SuiteSelection) -> tuple[Suite, int]:
@@ -183,100 +193,131 @@ class Scorer:
 
 
 def output_problem(output, source: Video) -> str | None:
-    if not isinstance(output, Video):
-        frames = getattr(output, "frames", output)
-        problem = frames_problem(frames)
-        if problem:
-            return f"model returned an invalid video: {problem}"
-        output = Video(frames, fps=source.fps)
-    if output.frames.shape != source.frames.shape:
-        return (
-            f"model returned shape {tuple(output.frames.shape)}, expected {tuple(source.frames.shape)} "
-            "(same frame count and size as the source)"
-        )
-    return None
+    frames = output.frames if isinstance(output, Video) else getattr(output, "frames", output)
+    problem = frames_problem(frames, shape=source.frames.shape)
+    return f"model returned an invalid video: {problem}" if problem else None
 
 
 def run(cfg: RunConfig) -> dict:
     """Evaluate a model on a suite; returns the summary (also written to cfg.out/summary.json)."""
     started = time.time()
-    out = Path(cfg.out)
+    folder = RunFolder(cfg.out)
     suite, n_missing = prepare_suite(cfg.selection)
-    metrics, skipped = _prepared_metrics(cfg.metrics, suite, cfg.metric_options)
-    scorer = Scorer(metrics, cfg.selection.frame_policy)
-    model = None
-    n_calls = 0
-    records = []
-    stamps = {k: files_stamp(v) for k, v in cfg.model_args.items() if isinstance(v, str) and v and Path(v).exists()}
-    bar = _progress(len(suite.samples), f"{cfg.model} on {suite.name}", cfg.progress)
-    for sample in suite.samples:
-        seed = sample_seed(cfg.seed, sample)
-        key = cache_key(cfg, suite, sample, seed, stamps)
-        record_path = out / "records" / f"{sample.key}.json"
-        frames_dir = out / "submission" / sample.key
-        record = SampleRecord.load(record_path)
-        if record and record.status == "ok" and record.cache_key == key and frames_dir.is_dir():
-            record.cached = True
-        else:
-            record = _new_record(sample, key, seed)
-            if model is None:
-                model = load_model(cfg.model, cfg.model_args, device=cfg.device)
-            n_calls += 1
-            _generate(model, sample, seed, scorer, frames_dir, out, record, cfg)
-        if record.status == "ok" and scorer.pending(record):
-            try:
-                scorer.score(sample, read_video(frames_dir, fps=scorer.source(sample).fps), record)
-            except Exception as e:
-                if cfg.fail_fast:
-                    raise
-                record.status, record.error = "failed", f"scoring: {type(e).__name__}: {e}"
-        record.save(record_path)
-        records.append(record)
-        bar.update(1)
-        bar.set_postfix(failed=sum(r.status == "failed" for r in records), cached=sum(r.cached for r in records))
-    bar.close()
-    summary = _summary(cfg, suite, records, metrics, n_missing, started)
-    summary.update(n_model_calls=n_calls, skipped_metrics=skipped)
-    write_results(out, records, summary)
+    with folder.locked():
+        folder.claim(cfg.identity(suite), cfg.overwrite)
+        folder.remove_leftovers()
+        metrics, skipped = _prepared_metrics(cfg.metrics, suite, cfg.metric_options)
+        scorer = Scorer(metrics, cfg.selection.frame_policy)
+        model = None
+        n_calls = 0
+        records: list[SampleRecord] = []
+        stopped = None
+        stamps = {k: files_stamp(v) for k, v in cfg.model_args.items() if isinstance(v, str) and v and Path(v).exists()}
+        bar = _progress(len(suite.samples), f"{cfg.model} on {suite.name}", cfg.progress)
+        n_missing_before = n_missing
+        # Samples that failed last time (a timeout among them) go last, so that one which hangs
+        # every time cannot keep the rest of the suite from ever running.
+        todo = sorted(suite.samples, key=lambda smp: _failed_before(folder.record(smp)))
+        try:
+            for sample in todo:
+                if stopped:
+                    break
+                bar.update(1)
+                seed = sample_seed(cfg.seed, sample)
+                key = cache_key(cfg, suite, sample, seed, stamps)
+                record = SampleRecord.load(folder.record(sample))
+                if record and record.status == "ok" and record.cache_key == key and record.frames_sha256 == frames_digest(folder.frames(sample)):
+                    record.cached = True
+                else:
+                    t0 = time.perf_counter()
+                    source = _source_or_missing(scorer, sample, cfg.selection.skip_missing)
+                    if source is None:
+                        n_missing += 1
+                        continue
+                    record = _new_record(sample, key, seed)
+                    record.timings["load_s"] = round(time.perf_counter() - t0, 4)
+                    if model is None:
+                        model = load_model(cfg.model, cfg.model_args, device=cfg.device)
+                    n_calls += 1
+                    stopped = _generate(model, sample, source, folder, record, cfg)
+                    if record.status == "failed":
+                        folder.discard(sample)
+                if record.status == "ok" and scorer.pending(record):
+                    try:
+                        scorer.score(sample, read_video(folder.frames(sample), fps=scorer.source(sample).fps), record)
+                    except Exception as e:
+                        if cfg.fail_fast:
+                            raise
+                        record.status, record.error = "failed", f"scoring: {type(e).__name__}: {e}"
+                with writing(folder.record(sample)):
+                    record.save(folder.record(sample))
+                records.append(record)
+                bar.set_postfix(failed=sum(r.status == "failed" for r in records), cached=sum(r.cached for r in records))
+        except KeyboardInterrupt:  # Ctrl-C outside the model's call: the finished samples still get a summary
+            stopped = "interrupted (KeyboardInterrupt); the run stopped"
+        bar.close()
+        position = {smp.key: i for i, smp in enumerate(suite.samples)}
+        records.sort(key=lambda r: position[r.key])
+        n_not_run = len(suite.samples) - len(records) - (n_missing - n_missing_before)
+        summary = _summary(cfg, suite, records, metrics, n_missing, started)
+        summary.update(n_model_calls=n_calls, skipped_metrics=skipped, stopped=stopped, n_not_run=n_not_run)
+        summary["n_samples"] += n_not_run
+        with writing(folder.root / "summary.json"):
+            write_results(folder.root, records, summary)
     return summary
 
 
-def _generate(model, sample: Sample, seed: int, scorer: Scorer, frames_dir: Path, out: Path, record: SampleRecord, cfg: RunConfig) -> None:
+def _failed_before(record_path: Path) -> bool:
+    record = SampleRecord.load(record_path)
+    return record is not None and record.status == "failed"
+
+
+def _generate(model, sample: Sample, source: Video, folder: RunFolder, record: SampleRecord, cfg: RunConfig) -> str | None:
+    """Call the model and write its output; the model's errors fail the record. Returns why the
+    run must stop (a timeout, a SystemExit or KeyboardInterrupt in the model), or None."""
+    request = EditRequest(
+        # The model gets its own copy: an in-place edit must not change the reference it is scored against.
+        video=Video(source.frames.copy(), fps=source.fps, meta=dict(source.meta)),
+        instruction=sample.instruction,
+        source_caption=sample.source_caption,
+        target_caption=sample.target_caption,
+        task=sample.task,
+        seed=record.seed,
+        video_id=sample.video_id,
+        group=sample.group,
+    )
+    _seed_everything(record.seed)
+    t1 = time.perf_counter()
     try:
-        t0 = time.perf_counter()
-        source = scorer.source(sample)
-        request = EditRequest(
-            video=source,
-            instruction=sample.instruction,
-            source_caption=sample.source_caption,
-            target_caption=sample.target_caption,
-            task=sample.task,
-            seed=seed,
-            video_id=sample.video_id,
-            group=sample.group,
-        )
-        _seed_everything(seed)
-        t1 = time.perf_counter()
-        output = model.edit(request)
-        t2 = time.perf_counter()
+        output = call_edit(model, request, cfg.timeout)
         problem = output_problem(output, source)
         if problem:
             raise ValueError(problem)
-        if not isinstance(output, Video):
-            output = Video(output.frames if hasattr(output, "frames") else output, fps=source.fps)
-        write_frames_dir(output, frames_dir)
-        record.output = str(frames_dir.relative_to(out))
-        if cfg.previews:
-            preview = out / "previews" / f"{sample.key}.mp4"
-            write_mp4(output, preview)
-            record.preview = str(preview.relative_to(out))
-        record.timings.update(load_s=round(t1 - t0, 4), edit_s=round(t2 - t1, 4), write_s=round(time.perf_counter() - t2, 4))
+    except ModelStopped as e:
+        record.status, record.error = "failed", str(e)
+        return str(e)
     except Exception as e:
         if cfg.fail_fast:
             raise
         record.status = "failed"
         record.error = f"{type(e).__name__}: {e}"
         record.traceback = traceback.format_exc(limit=-3)[-2000:]
+        return None
+    t2 = time.perf_counter()
+    if not isinstance(output, Video):
+        output = Video(output.frames if hasattr(output, "frames") else output, fps=source.fps)
+    frames_dir = folder.frames(sample)
+    with writing(frames_dir):
+        write_frames_dir(output, frames_dir)
+    record.output = str(frames_dir.relative_to(folder.root))
+    record.frames_sha256 = frames_digest(frames_dir)
+    if cfg.previews:
+        preview = folder.preview(sample)
+        with writing(preview):
+            write_mp4(output, preview)
+        record.preview = str(preview.relative_to(folder.root))
+    record.timings.update(edit_s=round(t2 - t1, 4), write_s=round(time.perf_counter() - t2, 4))
+    return None
 
 
 def evaluate_submission(
@@ -286,38 +327,75 @@ def evaluate_submission(
     metrics: list[str] | None = None,
     metric_options: MetricOptions | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Score a folder in the official layout (<group>/<video>/<task>/00000.jpg ...) with no model."""
     started = time.time()
-    submission, out = Path(submission), Path(out)
+    submission, folder = Path(submission), RunFolder(out)
     if not submission.is_dir():
         raise RunError(f"--submission {submission}: no such folder")
     suite, n_missing = prepare_suite(selection)
-    built, skipped = _prepared_metrics(metrics, suite, metric_options or MetricOptions())
-    scorer = Scorer(built, selection.frame_policy)
-    records = []
-    bar = _progress(len(suite.samples), f"eval {submission.name} on {suite.name}", progress)
-    for sample in suite.samples:
-        record = _new_record(sample, "", None)
-        frames_dir = submission / sample.key
-        record.output = str(frames_dir)
-        try:
-            edited = read_video(frames_dir, fps=scorer.source(sample).fps)
-            problem = output_problem(edited, scorer.source(sample))
-            if problem:
-                raise ValueError(problem.replace("model returned", "submission has"))
-            scorer.score(sample, edited, record)
-        except Exception as e:
-            record.status, record.error = "failed", f"{type(e).__name__}: {e}"
-        record.save(out / "records" / f"{sample.key}.json")
-        records.append(record)
-        bar.update(1)
-    bar.close()
-    cfg = RunConfig(model=f"submission:{submission}", out=out, selection=selection, metric_options=metric_options or MetricOptions())
-    summary = _summary(cfg, suite, records, built, n_missing, started)
-    summary.update(n_model_calls=0, skipped_metrics=skipped)
-    write_results(out, records, summary)
+    cfg = RunConfig(model=f"submission:{submission}", out=folder.root, selection=selection,
+                    metric_options=metric_options or MetricOptions())
+    with folder.locked():
+        # The submission by its absolute path: `eval` of the same folder named another way is the same.
+        folder.claim(dict(cfg.identity(suite), model=f"submission:{submission.resolve()}"), overwrite)
+        folder.remove_leftovers()
+        built, skipped = _prepared_metrics(metrics, suite, cfg.metric_options)
+        scorer = Scorer(built, selection.frame_policy)
+        records = []
+        bar = _progress(len(suite.samples), f"eval {submission.name} on {suite.name}", progress)
+        for sample in suite.samples:
+            bar.update(1)
+            source = _source_or_missing(scorer, sample, selection.skip_missing)
+            if source is None:
+                n_missing += 1
+                continue
+            record = _new_record(sample, "", None)
+            frames_dir = submission / sample.group / sample.video_id / sample.edit_id
+            record.output = str(frames_dir)
+            try:
+                edited = read_video(frames_dir, fps=source.fps)
+                problem = output_problem(edited, source)
+                if problem:
+                    raise ValueError(problem.replace("model returned", "submission has"))
+                scorer.score(sample, edited, record)
+            except Exception as e:
+                record.status, record.error = "failed", f"{type(e).__name__}: {e}"
+            with writing(folder.record(sample)):
+                record.save(folder.record(sample))
+            records.append(record)
+        bar.close()
+        summary = _summary(cfg, suite, records, built, n_missing, started)
+        summary.update(n_model_calls=0, skipped_metrics=skipped, stopped=None, n_not_run=0,
+                       unmatched_folders=_unmatched_folders(submission, selection))
+        with writing(folder.root / "summary.json"):
+            write_results(folder.root, records, summary)
     return summary
+
+
+def _source_or_missing(scorer: Scorer, sample: Sample, skip_missing: bool) -> Video | None:
+    """The sample's source, or None when it cannot be decoded and --skip-missing counts it missing.
+    A source that opened when the suite was checked but does not decode is bad data, never the
+    model's failure: without --skip-missing the run stops (SuiteError) naming the file."""
+    try:
+        return scorer.source(sample)
+    except VideoReadError as e:
+        if not skip_missing:
+            raise SuiteError(missing_sources_message({sample.source_path: str(e)}, 1)) from e
+        return None
+
+
+def _unmatched_folders(submission: Path, selection: SuiteSelection, shown: int = 100) -> list[str]:
+    """Submission folders <group>/<video>/<edit_id> that match no sample of the whole suite (a typo
+    in a group or task name, another suite's outputs): not scored, so the user is warned."""
+    known = {s.key for s in load_suite(selection.suite, selection.data, **selection.suite_args).samples}
+    extra = sorted(str(p.relative_to(submission)) for p in submission.glob("*/*/*") if p.is_dir() and str(p.relative_to(submission)) not in known)
+    if extra:
+        listed = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        print(f"eve-bench: warning: {len(extra)} folder(s) in {submission} match no sample of suite {selection.suite} "
+              f"and were not scored: {listed}", file=sys.stderr)
+    return extra[:shown]
 
 
 def _new_record(sample: Sample, key: str, seed: int | None) -> SampleRecord:

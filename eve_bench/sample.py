@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from eve_bench.paths import check_name
 from eve_bench.video import Video, resize_frames
 
 # The seven TGVE+ tasks; TGVE uses the first four.
@@ -91,6 +92,14 @@ class Sample:
     def __post_init__(self) -> None:
         if not self.edit_id:
             object.__setattr__(self, "edit_id", self.task)
+        # The key becomes folders under --out and the submission: each part must stay one folder.
+        for what in ("group", "video_id", "edit_id"):
+            check_name(getattr(self, what), f"sample {what}")
+        # None means the suite has no such prompt; an empty one is a data error that would silently
+        # leave every metric needing it undefined.
+        for what, text in self.prompts().items():
+            if isinstance(text, str) and not text.strip():
+                raise ValueError(f"sample {self.key}: {what} is empty")
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", content_fingerprint(self.prompts(), self.source_path))
 

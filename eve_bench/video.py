@@ -7,7 +7,9 @@ that a killed process never leaves a file or frame folder that looks finished.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -42,16 +44,22 @@ class Video:
         return int(self.frames.shape[1]), int(self.frames.shape[2])
 
 
-def frames_problem(frames) -> str | None:
-    """Why `frames` is not a valid (T, H, W, 3) uint8 array, or None when it is."""
+def frames_problem(frames, shape: tuple | None = None) -> str | None:
+    """Why `frames` is not a valid (T, H, W, 3) uint8 array (of `shape`, if given), or None.
+
+    Cheap checks come first, and NaNs are looked for one frame at a time: a model's huge float64
+    output of the wrong shape must not cost a full-size temporary array to reject.
+    """
     if not isinstance(frames, np.ndarray):
         return f"expected a numpy array, got {type(frames).__name__}"
     if frames.ndim != 4 or frames.shape[-1] != 3:
         return f"expected shape (T, H, W, 3), got {tuple(frames.shape)}"
     if frames.shape[0] == 0 or frames.shape[1] == 0 or frames.shape[2] == 0:
         return f"empty video, shape {tuple(frames.shape)}"
+    if shape is not None and frames.shape != tuple(shape):
+        return f"shape {tuple(frames.shape)}, expected {tuple(shape)} (same frame count and size as the source)"
     if frames.dtype != np.uint8:
-        if np.issubdtype(frames.dtype, np.floating) and np.isnan(frames).any():
+        if np.issubdtype(frames.dtype, np.floating) and any(np.isnan(f).any() for f in frames):
             return f"dtype {frames.dtype} with NaN values; expected uint8"
         return f"expected dtype uint8, got {frames.dtype}"
     return None
@@ -77,7 +85,7 @@ def probe_video(path: str | os.PathLike) -> tuple[int, int, int, float]:
 
 
 def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
-    """Decode a whole video file (decord) or a folder of frame images (sorted by name, PIL)."""
+    """Decode a whole video file (decord) or a folder of frame images (in frame-number order, PIL)."""
     path = Path(path)
     if not path.exists():
         raise VideoReadError(f"{path}: no such file or folder")
@@ -101,11 +109,50 @@ def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
     return Video(frames, fps=fps or float(reader.get_avg_fps()), meta={"path": str(path)})
 
 
+FRAME_SUFFIXES = {".jpg", ".jpeg", ".png"}
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
 def _frame_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    """A folder's frames in frame-number order: `0.jpg, 2.jpg, 10.jpg` as well as `00000.jpg ...`.
+
+    Names are sorted by their trailing number, not as text (which puts 10 before 2). Names that do
+    not say their place unambiguously (no number, two files with one number, mixed prefixes) are
+    an error rather than a guess. Hidden files (macOS `._00001.jpg`, partial writes) are not frames.
+    """
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")]
     if not files:
         raise VideoReadError(f"{folder}: no .jpg/.png frames in folder")
-    return files
+    by_number: dict[int, Path] = {}
+    prefixes = set()
+    for f in sorted(files):
+        m = _NUMBERED.match(f.stem)
+        if m is None:
+            raise VideoReadError(f"{folder}: frame {f.name!r} has no frame number; name frames 00000.jpg, 00001.jpg, ...")
+        n = int(m.group(2))
+        if n in by_number:
+            raise VideoReadError(f"{folder}: {by_number[n].name!r} and {f.name!r} are both frame {n}")
+        by_number[n] = f
+        prefixes.add(m.group(1))
+    if len(prefixes) > 1:
+        raise VideoReadError(f"{folder}: frame names have different prefixes ({', '.join(map(repr, sorted(prefixes)))})")
+    return [by_number[n] for n in sorted(by_number)]
+
+
+def frames_digest(folder: str | os.PathLike) -> str | None:
+    """Hash of a frame folder's frame names and bytes, in frame order; None when it holds none.
+
+    A record stores the digest of the frames it scored, so a resumed run serves it only while
+    exactly those frames are on disk (not frames another run wrote, not a folder missing some).
+    """
+    try:
+        files = _frame_files(Path(folder))
+    except (VideoReadError, OSError):
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:32]
 
 
 def _decord_reader(path: Path):
@@ -158,7 +205,8 @@ def write_mp4(video: Video, path: str | os.PathLike, crf: int = 18) -> None:
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
+    # PyAV picks the container from the extension: the temporary name ends in .tmp.mp4.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.mp4", dir=path.parent)
     os.close(fd)
     try:
         with av.open(tmp, mode="w") as container:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -50,3 +51,43 @@ class FlakyEditor:
         if self.calls == 4:
             return frames.astype(np.float32) * np.nan  # NaN, wrong dtype
         return request.video
+
+
+class InvertEditor:
+    """Inverts colours; `in_place` does it on the request's frames, as model code often does."""
+
+    def __init__(self, in_place: bool = False) -> None:
+        self.in_place = in_place
+
+    def edit(self, request: EditRequest) -> Video:
+        if self.in_place:
+            np.subtract(255, request.video.frames, out=request.video.frames)
+            return request.video
+        return Video(255 - request.video.frames, fps=request.video.fps)
+
+
+class StoppingEditor:
+    """On call `on` (or on every style edit of video `video`), hangs for `hang` seconds, calls
+    sys.exit(code) or raises KeyboardInterrupt."""
+
+    def __init__(self, on: int = 2, how: str = "exit", hang: float = 5.0, code: int = 0, video: str | None = None) -> None:
+        self.on, self.how, self.hang, self.code, self.video = on, how, hang, code, video
+        self.calls = 0
+
+    def edit(self, request: EditRequest) -> Video:
+        self.calls += 1
+        if (request.video_id, request.task) == (self.video, "style") if self.video else self.calls == self.on:
+            if self.how == "hang":
+                time.sleep(self.hang)
+            elif self.how == "exit":
+                sys.exit(self.code)
+            else:
+                raise KeyboardInterrupt
+        return request.video
+
+
+class BrokenEditor:
+    """Every call raises."""
+
+    def edit(self, request: EditRequest) -> Video:
+        raise RuntimeError("broken model")

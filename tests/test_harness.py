@@ -176,8 +176,8 @@ def test_run_then_rerun_is_cached_and_eval_agrees(tgve_zip, tmp_path, monkeypatc
     again = _run(tmp_path, tgve_zip, model="editors_for_tests", selection={"limit": 1})
     assert again["n_cached"] == 4 and again["n_model_calls"] == 0 and editors_for_tests.NoisyEditor.calls == 4
     assert again["metrics"] == first["metrics"] and first["metrics"]["overall"]["source_mae"] > 5
-    # Other model args are another experiment: nothing is reused.
-    third = _run(tmp_path, tgve_zip, model="editors_for_tests", model_args={"strength": 10}, selection={"limit": 1})
+    # Other model args are another experiment: the folder refuses them unless told to overwrite.
+    third = _run(tmp_path, tgve_zip, model="editors_for_tests", model_args={"strength": 10}, selection={"limit": 1}, overwrite=True)
     assert third["n_cached"] == 0 and third["metrics"]["overall"]["source_mae"] < first["metrics"]["overall"]["source_mae"]
     ev = evaluate_submission(out / "submission", tmp_path / "ev", SuiteSelection("tgve", str(tgve_zip), limit=1),
                              metrics=["source_mae"], progress=False)

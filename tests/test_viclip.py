@@ -15,10 +15,11 @@ from eve_bench.encoders.viclip import (
     ViCLIPConfig,
     ViCLIPPreprocess,
     config_from_state_dict,
+    convert_pth,
     load_viclip,
     tokenize,
 )
-from eve_bench.metrics.base import MetricInput, MetricOptions, MissingWeightsError
+from eve_bench.metrics.base import MetricInput, MetricOptions, MissingWeightsError, WeightsError
 from eve_bench.metrics.viclip import ViCLIPDir, ViCLIPOut
 from eve_bench.sample import Sample
 from eve_bench.video import Video, read_video
@@ -108,20 +109,26 @@ class TrainingConfig:
     """Stands for the config objects training checkpoints pickle beside the weights."""
 
 
-def test_public_format_pth_loads_strictly(tiny, tmp_path):
-    path = tmp_path / "ViClip-InternVid-10M-FLT.pth"
+def test_public_format_pth_converts_then_loads_strictly(tiny, tmp_path):
+    path, out = tmp_path / "ViClip-InternVid-10M-FLT.pth", tmp_path / "converted"
     videos = [clip(1), clip(2, frames=13)]
     state = {f"module.{k}": v for k, v in tiny.state_dict().items()}
-    for leftovers in ({"epoch": 9}, {"config": TrainingConfig()}):  # weights-only load, then not
-        torch.save({"model": state, **leftovers}, path)
-        loaded = load_viclip(path)
-        assert loaded.config == ViCLIPConfig.tiny()
-        assert torch.equal(loaded.encode_video(videos), tiny.encode_video(videos))
+    torch.save({"model": state, "epoch": 9}, path)
+    with pytest.raises(WeightsError, match="convert-viclip"):
+        load_viclip(path)  # metrics never unpickle, even with torch's weights-only loader
+    loaded = load_viclip(convert_pth(path, out))
+    assert loaded.config == ViCLIPConfig.tiny()
+    assert torch.equal(loaded.encode_video(videos), tiny.encode_video(videos))
+    # A checkpoint that pickles objects converts only when the user says they trust it.
+    torch.save({"model": state, "config": TrainingConfig()}, path)
+    with pytest.raises(WeightsError, match="--trust-pickle"):
+        convert_pth(path, out)
+    assert torch.equal(load_viclip(convert_pth(path, out, trust_pickle=True)).encode_video(videos), tiny.encode_video(videos))
 
     extra = dict(tiny.state_dict(), **{"text_encoder.unexpected": torch.zeros(1)})
     torch.save({"model": extra}, path)
-    with pytest.raises(RuntimeError, match="Unexpected key"):
-        load_viclip(path)
+    with pytest.raises(WeightsError, match="Unexpected key"):
+        convert_pth(path, out)
 
 
 def test_save_pretrained_roundtrip(tiny, tiny_dir):

@@ -23,9 +23,11 @@ import numpy as np
 from PIL import Image
 
 from eve_bench.encoders.cache import EmbeddingCache
-from eve_bench.metrics.base import MissingWeightsError
+from eve_bench.metrics.base import MissingWeightsError, WeightsError, one_line
 
 FRAME_SIZE = 480  # the TGVE protocol resizes every frame to 480x480 before the processor
+# Weights formats that are pickles: loading one can run code, so they are refused (safetensors only).
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 
 # Metrics sharing weights (clip_text, clip_frame, clip_dir) share one loaded model; it is freed
 # once no metric holds it any more.
@@ -117,6 +119,7 @@ class ClipEncoder:
 
         An incomplete directory raises MissingWeightsError with the message `missing(part, why)`,
         part being "model" or "processor", which lets the caller name the flag that supplies it.
+        Weights that are pickled or corrupt raise WeightsError: only safetensors files are read.
         """
         import transformers
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
@@ -125,10 +128,19 @@ class ClipEncoder:
         pil_backend = {"backend": "pil"} if major >= 5 else {"use_fast": False}
         message = missing or (lambda part, why: why)
         transformers.utils.logging.disable_progress_bar()  # the harness draws its own progress bar
+        pickles = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        if pickles and not any(model_dir.glob("*.safetensors")):
+            raise WeightsError(
+                f"{model_dir} holds only pickled weights ({', '.join(pickles)}), which eve-bench never loads "
+                "(unpickling can run code). If you trust them, convert them once: python -c \"from transformers "
+                f"import CLIPModel; CLIPModel.from_pretrained('{model_dir}').save_pretrained('OUT')\" and pass OUT"
+            )
         try:
-            model = CLIPModel.from_pretrained(model_dir)
+            model = CLIPModel.from_pretrained(model_dir, use_safetensors=True)
         except OSError as e:  # no config or weights file
             raise MissingWeightsError(message("model", f"{model_dir} is incomplete: {e}")) from e
+        except Exception as e:  # a corrupt safetensors file, a config that does not match the weights
+            raise WeightsError(f"{model_dir}: cannot load the weights: {one_line(e)}") from e
         try:
             image_processor = AutoImageProcessor.from_pretrained(processor_dir, **pil_backend)
             tokenizer = AutoTokenizer.from_pretrained(processor_dir)

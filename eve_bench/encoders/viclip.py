@@ -25,16 +25,16 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from eve_bench.metrics.base import MissingWeightsError
+from eve_bench.metrics.base import MissingWeightsError, WeightsError, one_line
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "ViClip-InternVid-10M-FLT.pth"
 WEIGHTS_HELP = (
-    f"Pass the ViCLIP checkpoint with --viclip-model PATH: either the public {CHECKPOINT_NAME} "
-    "(ViT-L/14; on a machine with internet, download it from the Hugging Face repo "
-    f"OpenGVLab/ViCLIP or from OpenGVLab/VBench_Used_Models/{CHECKPOINT_NAME}) or a folder written "
-    "by ViCLIP.save_pretrained (config.json + model.safetensors)."
+    f"Pass ViCLIP weights with --viclip-model DIR: a folder written by ViCLIP.save_pretrained "
+    f"(config.json + model.safetensors), or one made from the public {CHECKPOINT_NAME} (ViT-L/14; on a "
+    f"machine with internet, download it from the Hugging Face repo OpenGVLab/ViCLIP or from "
+    f"OpenGVLab/VBench_Used_Models/{CHECKPOINT_NAME}) with `eve-bench convert-viclip {CHECKPOINT_NAME} DIR`."
 )
 
 
@@ -248,33 +248,79 @@ class ViCLIP(nn.Module):
 
 def load_viclip(path: str | os.PathLike | None, device: str = "cpu",
                 config: ViCLIPConfig | None = None) -> ViCLIP:
-    """The public `.pth` (state dict under "model") or a save_pretrained folder; strict loading.
+    """A save_pretrained folder or a single safetensors file; strict loading; never a pickle.
 
-    For a `.pth` the size is read off the tensor shapes (heads assume CLIP's 64-wide heads) unless
-    `config` is given.
+    For a bare file the size is read off the tensor shapes (heads assume CLIP's 64-wide heads)
+    unless `config` is given. A `.pth` is refused with the command that converts it (`convert_pth`).
     """
     if path is None or not Path(path).exists():
         where = "no path was given" if path is None else f"{path} does not exist"
         raise MissingWeightsError(f"ViCLIP weights not found: {where}. {WEIGHTS_HELP}")
     path = Path(path)
-    if path.is_dir():
-        return ViCLIP.from_pretrained(path, device)
-    state = _read_checkpoint(path)
-    model = ViCLIP(config or config_from_state_dict(state))
-    model.load_state_dict(state, strict=True)
+    file = path / "model.safetensors" if path.is_dir() else path
+    if file.is_file():
+        refuse_pickle(file)
+    try:
+        if path.is_dir():
+            return ViCLIP.from_pretrained(path, device)
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+        model = ViCLIP(config or config_from_state_dict(state))
+        model.load_state_dict(state, strict=True)
+    except Exception as e:  # corrupt or truncated file, wrong keys or shapes, bad config.json
+        raise WeightsError(f"--viclip-model {path}: cannot load ViCLIP weights from {file.name}: {one_line(e)}") from e
     model.weights_id = weights_id(path)
     return model.to(device).eval()
 
 
-def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+# The first bytes of what torch.save writes: a zip archive (torch >= 1.6) or a bare pickle stream.
+_PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def refuse_pickle(file: Path) -> None:
+    """WeightsError when `file` is a PyTorch pickle: unpickling runs whatever code the file names."""
+    with open(file, "rb") as f:
+        head = f.read(4)
+    if head.startswith(_PICKLE_MAGIC):
+        raise WeightsError(
+            f"--viclip-model {file}: a PyTorch pickle checkpoint, which eve-bench never loads (unpickling can "
+            f"run code). If you trust where it came from, convert it once with `eve-bench convert-viclip {file} DIR` "
+            "and pass --viclip-model DIR"
+        )
+
+
+def convert_pth(src: str | os.PathLike, out: str | os.PathLike, trust_pickle: bool = False) -> Path:
+    """Write a `.pth` checkpoint (state dict under "model", or bare) as a save_pretrained folder.
+
+    This is the only place eve-bench reads a pickle, and only when a person runs it on a file they
+    chose: torch's weights-only loader first, and a full unpickle (which can run code) only with
+    `trust_pickle`, for training checkpoints that pickle config objects beside the weights.
+    """
+    import torch
+
+    src, out = Path(src), Path(out)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # old training checkpoints pickle config objects beside the weights
-        logger.warning("%s: weights-only load failed (%s); loading the full pickle", path, e)
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    state = obj.get("model", obj)
+        obj = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as e:
+        if not trust_pickle:
+            raise WeightsError(
+                f"{src}: holds more than tensors ({one_line(e, 200)}); loading it fully runs pickle code. "
+                "Only if you trust where it came from, rerun with --trust-pickle"
+            ) from e
+        obj = torch.load(src, map_location="cpu", weights_only=False)  # the user vouched for src
+    state = obj.get("model", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{src}: not a ViCLIP checkpoint (expected a state dict of tensors, bare or under 'model')")
     # DistributedDataParallel and wrapper modules prepend these; the public file has none.
-    return {re.sub(r"^(module\.|model\.)+", "", k): v for k, v in state.items()}
+    state = {re.sub(r"^(module\.|model\.)+", "", k): v for k, v in state.items()}
+    model = ViCLIP(config_from_state_dict(state))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise WeightsError(f"{src}: not a ViCLIP checkpoint: {one_line(e)}") from e
+    model.save_pretrained(out)
+    return out
 
 
 def config_from_state_dict(state: dict[str, torch.Tensor]) -> ViCLIPConfig:

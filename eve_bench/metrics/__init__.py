@@ -6,6 +6,7 @@ from eve_bench.metrics.base import (
     MetricInput,
     MetricOptions,
     MissingWeightsError,
+    WeightsError,
 )
 from eve_bench.registry import Registry
 
@@ -31,4 +32,4 @@ def build_metrics(names, options: MetricOptions | None = None) -> list[Metric]:
     return [METRICS.get(name)(options) for name in names]
 
 
-__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "build_metrics"]
+__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "WeightsError", "build_metrics"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders.clip import ClipEncoder, missing_message, resolve_weights
-from eve_bench.metrics.base import Metric, MetricInput
+from eve_bench.metrics.base import Metric, MetricInput, WeightsError
 
 CLIP_L14 = "openai/clip-vit-large-patch14"
 PICKSCORE = "pickapic-anonymous/PickScore_v1"
@@ -68,12 +68,15 @@ class _ClipMetric(Metric):
         part_option = {"model": self.model_option, "processor": self.processor_option or self.model_option}
         dirs = {o: resolve_weights(self._spec(o), lambda why, o=o: self._missing(o, why))
                 for o in dict.fromkeys(part_option.values())}
-        self._encoder = ClipEncoder.shared(
-            dirs[part_option["model"]], dirs[part_option["processor"]], device=self.options.device,
-            batch_size=self.options.batch_size,
-            cache=self.options.embedding_cache or EmbeddingCache(),
-            missing=lambda part, why: self._missing(part_option[part], why),
-        )
+        try:
+            self._encoder = ClipEncoder.shared(
+                dirs[part_option["model"]], dirs[part_option["processor"]], device=self.options.device,
+                batch_size=self.options.batch_size,
+                cache=self.options.embedding_cache or EmbeddingCache(),
+                missing=lambda part, why: self._missing(part_option[part], why),
+            )
+        except WeightsError as e:  # only the model part holds weights files
+            raise WeightsError(f"{_WEIGHTS[self.model_option][0]} {self._spec(self.model_option)}: {e}") from e
 
     @property
     def encoder(self) -> ClipEncoder:

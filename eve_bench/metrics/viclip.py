@@ -21,7 +21,8 @@ from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders.viclip import ViCLIPPreprocess, load_viclip, weights_id
 from eve_bench.metrics.base import Metric, MetricInput
 
-WEIGHTS = "ViClip-InternVid-10M-FLT.pth (ViCLIP ViT-L/14, InternVid-10M-FLT), via --viclip-model PATH"
+WEIGHTS = ("ViClip-InternVid-10M-FLT.pth (ViCLIP ViT-L/14, InternVid-10M-FLT) converted once with eve-bench "
+           "convert-viclip, via --viclip-model DIR")
 
 
 class _ViCLIPMetric(Metric):
@@ -44,7 +45,8 @@ class _ViCLIPMetric(Metric):
         return f"{self.name}|{self._weights()}|{self.preprocess.id}"
 
     def prepare(self) -> None:
-        # Raises MissingWeightsError naming --viclip-model when the path is unset or absent.
+        # Raises MissingWeightsError naming --viclip-model when the path is unset or absent, and
+        # WeightsError when it holds a pickle or unreadable weights.
         self.model = _shared_model(self.options.viclip_model, self.options.device, self._weights())
         cache = self.options.embedding_cache
         self.cache = cache if cache is not None else EmbeddingCache()

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from eve_bench.paths import UnsafeNameError, check_name
 from eve_bench.sample import Sample
 from eve_bench.video import VideoReadError, probe_video
 
 
 class SuiteError(ValueError):
     """A suite cannot be built from the data given (missing files, unknown fields or tasks)."""
+
+
+def data_text(value: object, what: str, where: str) -> str:
+    """A prompt from the data file at `where`: a non-empty string, or SuiteError naming the row.
+    (An empty caption would silently make every caption metric undefined for the sample.)"""
+    if not isinstance(value, str) or not value.strip():
+        shown = "empty" if isinstance(value, str) else f"missing ({value!r})"
+        raise SuiteError(f"{where}: {what} is {shown}; every sample needs this prompt")
+    return value
+
+
+def data_name(value: object, what: str, where: str) -> str:
+    """`value` from the data file at `where` (file and row) as a safe file name, or SuiteError."""
+    try:
+        return check_name(value, what)
+    except UnsafeNameError as e:
+        raise SuiteError(f"{where}: {e}") from None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eve_bench.sample import TGVE_TASKS, Sample
-from eve_bench.suites.base import Suite, SuiteError
+from eve_bench.suites.base import Suite, SuiteError, data_name, data_text
 from eve_bench.video import read_video
 
 GROUPS = ("DAVIS_480p", "youtube_480p", "videvo_480p")
@@ -123,7 +123,7 @@ def _read_csv(path: Path) -> list[VideoPrompts]:
     if missing:
         raise SuiteError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}")
     out, group = [], None
-    for _, row in df.iterrows():
+    for i, row in enumerate(df.to_dict("records")):
         name = row[CSV_COLUMNS["video"]].strip()
         caption = row[CSV_COLUMNS["source"]].strip()
         if not name:
@@ -131,9 +131,11 @@ def _read_csv(path: Path) -> list[VideoPrompts]:
         if not caption:  # a section row such as "DAVIS Videos:"
             group = next((g for k, g in SECTION_MARKERS.items() if k in name.lower()), group)
             continue
+        where = f"{path}, line {i + 2}"  # the header is line 1
         if group is None:
-            raise SuiteError(f"{path}: video {name!r} appears before any group header row (e.g. 'DAVIS Videos:')")
-        targets = {t: row[CSV_COLUMNS[t]].strip() for t in TGVE_TASKS}
+            raise SuiteError(f"{where}: video {name!r} appears before any group header row (e.g. 'DAVIS Videos:')")
+        data_name(name, f"{CSV_COLUMNS['video']!r}", where)
+        targets = {t: data_text(row[CSV_COLUMNS[t]].strip(), repr(CSV_COLUMNS[t]), where) for t in TGVE_TASKS}
         out.append(VideoPrompts(group, name, caption, targets))
     if not out:
         raise SuiteError(f"{path}: no video rows found")
@@ -146,10 +148,13 @@ def _read_configs(folder: Path) -> list[VideoPrompts]:
     out = []
     for group in GROUPS:
         for path in sorted((folder / group).glob("*.yaml")):
+            data_name(path.stem, "video name (the config's file name)", str(path))
             try:
                 cfg = yaml.safe_load(path.read_text())
                 targets = cfg["validation_data"]["prompts"]
-                out.append(VideoPrompts(group, path.stem, cfg["train_data"]["prompt"], {t: targets[t] for t in TGVE_TASKS}))
+                source = data_text(cfg["train_data"]["prompt"], "train_data.prompt", str(path))
+                targets = {t: data_text(targets[t], f"validation_data.prompts.{t}", str(path)) for t in TGVE_TASKS}
+                out.append(VideoPrompts(group, path.stem, source, targets))
             except (KeyError, TypeError, yaml.YAMLError) as e:
                 raise SuiteError(f"{path}: not a loveu-tgve-2023 config ({type(e).__name__}: {e})") from e
     if not out:

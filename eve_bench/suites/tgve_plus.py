@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from eve_bench.sample import TGVE_PLUS_TASKS
-from eve_bench.suites.base import Suite, SuiteError
+from eve_bench.suites.base import Suite, SuiteError, data_name, data_text
 from eve_bench.suites.tgve import GROUPS, TGVE_METRICS, VideoPrompts, _require_root, find_source, make_sample
 
 FIELDS = {
@@ -56,7 +56,9 @@ def load_tgve_plus(data: str | None, parquet: str | None = None, **args) -> Suit
     for i, row in enumerate(df.to_dict("records")):
         task = normalize_task(row[columns["task"]], columns["task"], i)
         group, video = parse_video_ref(str(row[columns["video"]]), root, columns["video"], i)
-        vp = VideoPrompts(group, video, str(row[columns["source_caption"]]), {task: str(row[columns["target_caption"]])})
+        text = {f: data_text(row[columns[f]], f"{f} (column {columns[f]!r})", f"{path}, row {i}")
+                for f in ("instruction", "source_caption", "target_caption")}
+        vp = VideoPrompts(group, video, text["source_caption"], {task: text["target_caption"]})
         n = seen[(group, video, task)]
         seen[(group, video, task)] += 1
         samples.append(
@@ -64,7 +66,7 @@ def load_tgve_plus(data: str | None, parquet: str | None = None, **args) -> Suit
                 vp,
                 task,
                 find_source(root, group, video),
-                instruction=str(row[columns["instruction"]]),
+                instruction=text["instruction"],
                 edit_id=task if n == 0 else f"{task}_{n}",  # several rows may share a (video, task)
             )
         )
@@ -126,7 +128,7 @@ def parse_video_ref(ref: str, root: Path, column: str, row: int) -> tuple[str, s
     parts = [p for p in re.split(r"[\\/]", ref.strip()) if p]
     if not parts:
         raise SuiteError(f"row {row}: empty video reference in column {column!r}")
-    video = Path(parts[-1]).stem
+    video = data_name(Path(parts[-1]).stem, f"video name in {ref!r}", f"row {row} (column {column!r})")
     group = next((p for p in parts if p in GROUPS), None)
     if group is None:
         group = next((g for g in GROUPS if find_source(root, g, video).exists()), None)
