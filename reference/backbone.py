@@ -75,9 +75,9 @@ class Backbone:
         # text encoder in the dtype it was saved in (float16 for the shipped weights) beside a
         # float32 UNet.
         torch_dtype = torch_dtype or torch.float32
-        unet = UNet2DConditionModel.from_pretrained(d / "unet", torch_dtype=torch_dtype)
-        vae = AutoencoderKL.from_pretrained(d / "vae", torch_dtype=torch_dtype)
-        text_encoder = CLIPTextModel.from_pretrained(d / "text_encoder", dtype=torch_dtype)
+        unet = UNet2DConditionModel.from_pretrained(d / "unet", torch_dtype=torch_dtype, use_safetensors=True)
+        vae = AutoencoderKL.from_pretrained(d / "vae", torch_dtype=torch_dtype, use_safetensors=True)
+        text_encoder = CLIPTextModel.from_pretrained(d / "text_encoder", dtype=torch_dtype, use_safetensors=True)
         tokenizer = CLIPTokenizer.from_pretrained(d / "tokenizer")
         scheduler = DDPMScheduler.from_pretrained(d / "scheduler")
         return cls(unet, vae, text_encoder, tokenizer, scheduler)

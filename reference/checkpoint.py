@@ -225,7 +225,7 @@ class EVEModel:
         ):
             path = where(attr, name)
             if (path / "config.json").is_file():
-                parts[name] = klass.from_pretrained(path, **kw)
+                parts[name] = klass.from_pretrained(path, **kw, use_safetensors=True)
             elif name in require:
                 script = "train_edit_adapter" if name == "edit_adapter" else "train_video_adapter"
                 raise FileNotFoundError(
@@ -258,8 +258,8 @@ def load_sd15(
 
     kw = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
     backbone = Backbone.from_pretrained(base, torch_dtype=torch_dtype)
-    cn = ControlNetModel.from_pretrained(edit_adapter, **kw) if edit_adapter else None
-    ma = MotionAdapter.from_pretrained(video_adapter, **kw) if video_adapter else None
+    cn = ControlNetModel.from_pretrained(edit_adapter, **kw, use_safetensors=True) if edit_adapter else None
+    ma = MotionAdapter.from_pretrained(video_adapter, **kw, use_safetensors=True) if video_adapter else None
     config = EVEConfig.from_preset("sd15")
     config.task_label = task_label
     config.resolution = _native_resolution(dict(backbone.unet.config), dict(backbone.vae.config))

@@ -188,7 +188,7 @@ class Dinov2Features:
     def __init__(self, path: str, vae, scaling_factor: float, device=None, dtype=torch.float32):
         from transformers import Dinov2Model
 
-        self.model = Dinov2Model.from_pretrained(path, dtype=dtype).to(device).requires_grad_(False).eval()
+        self.model = Dinov2Model.from_pretrained(path, dtype=dtype, use_safetensors=True).to(device).requires_grad_(False).eval()
         self.vae, self.scaling_factor = vae, scaling_factor
         n = self.model.config.num_hidden_layers
         self.layers = sorted({round(n * (i + 1) / 4) for i in range(4)})  # e.g. 3, 6, 9, 12

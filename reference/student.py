@@ -124,8 +124,8 @@ def attach_student(model, directory: str | Path | None = None, own_adapters: boo
     own = own_adapters or (saved is not None and (saved / "edit_adapter" / "config.json").is_file())
     if own:
         if saved is not None and (saved / "edit_adapter").is_dir():
-            controlnet = ControlNetModel.from_pretrained(saved / "edit_adapter", torch_dtype=bb.dtype)
-            motion = MotionAdapter.from_pretrained(saved / "video_adapter", torch_dtype=bb.dtype)
+            controlnet = ControlNetModel.from_pretrained(saved / "edit_adapter", torch_dtype=bb.dtype, use_safetensors=True)
+            motion = MotionAdapter.from_pretrained(saved / "video_adapter", torch_dtype=bb.dtype, use_safetensors=True)
         else:
             preset = get_preset(model.config.preset)
             controlnet = build_edit_adapter(bb.unet, preset.edit).to(bb.device, bb.dtype)

@@ -94,7 +94,7 @@ def train(cfg: EditTrainConfig, stream_fn=None) -> dict:
     w = Path(cfg.weights)
     config = EVEConfig.load(w)
     bb = Backbone.from_pretrained(w / (config.backbone_path or "backbone"))
-    controlnet = ControlNetModel.from_pretrained(cfg.init_adapter) if cfg.init_adapter else None
+    controlnet = ControlNetModel.from_pretrained(cfg.init_adapter, use_safetensors=True) if cfg.init_adapter else None
     module = make_module(bb, config, controlnet, cfg.condition_dropout, cfg.target_latents)
     if cfg.gradient_checkpointing:
         module.controlnet.enable_gradient_checkpointing()

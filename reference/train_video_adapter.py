@@ -98,7 +98,7 @@ def train(cfg: VideoTrainConfig, stream_fn=None) -> dict:
     w = Path(cfg.weights)
     config = EVEConfig.load(w)
     bb = Backbone.from_pretrained(w / (config.backbone_path or "backbone"))
-    adapter = MotionAdapter.from_pretrained(cfg.init_adapter) if cfg.init_adapter else None
+    adapter = MotionAdapter.from_pretrained(cfg.init_adapter, use_safetensors=True) if cfg.init_adapter else None
     module, adapter_config = make_module(bb, config, adapter, cfg.first_frame_dropout, cfg.caption_dropout)
     if cfg.gradient_checkpointing:
         module.video_unet.enable_gradient_checkpointing()

@@ -1,0 +1,282 @@
+"""Factorized Diffusion Distillation and the EVE student on the tiny preset (seconds each)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from reference import fdd, predict
+from reference.checkpoint import EVEModel
+from reference.fdd import FDDSettings, rollout_timesteps
+from reference.student import LORA_FILE, attach_student, save_student
+from reference.testing import TinyEditClipStream
+
+torch.set_num_threads(1)
+STREAM = lambda seed: TinyEditClipStream(seed=seed, size=32, num_frames=4)  # noqa: E731
+
+
+def _trained_adapters(seed: int = 0) -> EVEModel:
+    """A tiny checkpoint whose adapters are not the identity, so both shape the result."""
+    model = EVEModel.from_preset("tiny", seed=seed)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for m in (model.edit_adapter, model.video_adapter):
+            for p in m.parameters():
+                p.add_(0.02 * torch.randn_like(p))
+    return model.freeze()
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny_fdd") / "model"
+    _trained_adapters().save_pretrained(d)
+    return d
+
+
+def _inputs(model, b: int = 1):
+    f = model.config.num_frames
+    frames = torch.rand(b * f, 3, 32, 32) * 2 - 1
+    cond = predict.edit_conditioning(model, frames, ["make the square red"] * b, ["a red square"] * b, ["texture"] * b)
+    x = torch.randn(b, 4, f, 8, 8, generator=torch.Generator().manual_seed(1))
+    return cond, x
+
+
+def test_zero_initialised_student_is_plug_and_play():
+    model = _trained_adapters()
+    cond, x = _inputs(model, b=2)
+    t = torch.tensor([700, 300])
+    with torch.no_grad():
+        pnp = predict.stack_prediction(model.video_unet, model.edit_adapter, x, t, cond)
+        student = attach_student(model)
+        out = predict.stack_prediction(student.video_unet, student.controlnet, x, t, cond, align=True)
+    assert (out - pnp).abs().max().item() < 1e-6
+    # only the LoRA trains, and it is really in the UNet the student runs
+    names = [n for n, p in student.video_unet.named_parameters() if p.requires_grad]
+    assert names and all(".align." in n and "motion_modules" not in n for n in names)
+    with torch.no_grad():
+        for p in student.trainable():
+            p.add_(0.05)
+        moved = predict.stack_prediction(student.video_unet, student.controlnet, x, t, cond, align=True)
+        off = predict.stack_prediction(student.video_unet, student.controlnet, x, t, cond, align=False)
+        teacher = predict.video_prediction(student.video_unet, x, t, cond.caption, cond.empty)
+        pnp_teacher = predict.video_prediction(_trained_adapters().video_unet, x, t, cond.caption, cond.empty)
+    assert (moved - pnp).abs().max().item() > 1e-3
+    assert (off - pnp).abs().max().item() < 1e-6  # the LoRA switched off: plug-and-play again
+    assert (teacher - pnp_teacher).abs().max().item() < 1e-6  # the video teacher never sees the LoRA
+
+
+def test_kbin_timesteps():
+    g = torch.Generator().manual_seed(0)
+    draws = [rollout_timesteps(3, 1000, kbin=True, generator=g) for _ in range(50)]
+    for taus in draws:
+        assert 667 <= taus[0] <= 999 and 333 <= taus[1] <= 666 and 0 <= taus[2] <= 332
+    assert len({tuple(t) for t in draws}) > 40  # different every iteration
+    assert rollout_timesteps(3, 1000, kbin=False) == [999, 666, 332]
+    assert rollout_timesteps(3, 1000, kbin=False) == rollout_timesteps(3, 1000, kbin=False, generator=g)
+    assert rollout_timesteps(1, 1000, kbin=False) == [999]
+
+
+def test_gradient_reaches_the_lora_through_the_first_rollout_step():
+    """The LoRA acts in the first of three DDIM steps only; a loss on x'_0 still moves it, so the
+    gradient flows back through the two later steps."""
+    model = _trained_adapters()
+    student = attach_student(model)
+    cond, x = _inputs(model)
+    sched = model.backbone.ddim()
+    calls = []
+
+    def student_fn(x, t):
+        calls.append(int(t))
+        return predict.stack_prediction(student.video_unet, student.controlnet, x, t, cond, align=len(calls) == 1)
+
+    x0 = predict.ddim(sched, x, student_fn, [900, 500, 100])
+    x0.square().mean().backward()
+    lora_b = [p.grad for n, p in student.video_unet.named_parameters() if "lora_B" in n]
+    assert calls == [900, 500, 100]
+    assert lora_b and sum(g.abs().sum().item() for g in lora_b if g is not None) > 0
+
+
+def _cfg(ckpt, out, **kw) -> "FDDTrainConfig":
+    from reference.train_fdd import FDDTrainConfig
+
+    base = dict(weights=str(ckpt), output_dir=str(out), steps=4, batch_size=2, gradient_accumulation_steps=2,
+                sds_only_steps=2, first_frame_steps=2, teacher_sample_steps=2, checkpoint_every=2, lr=1e-3,
+                disc_lr=1e-3)
+    return FDDTrainConfig(**{**base, **kw})
+
+
+def _log(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "loss.jsonl").read_text().splitlines()]
+
+
+def _tensors(module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_fdd_trains_only_the_lora_and_the_heads(ckpt, tmp_path):
+    from reference.train_fdd import train
+
+    weights = tmp_path / "model"
+    shutil.copytree(ckpt, weights)
+    before = EVEModel.from_pretrained(weights)
+    result = train(_cfg(weights, tmp_path / "run"), stream_fn=STREAM)
+    rows = _log(tmp_path / "run")
+    assert [r["phase"] for r in rows] == ["sds", "sds", "adversarial", "adversarial"]
+    assert {"sds_e", "sds_v", "gap_e", "gap_v", "g_e", "g_v", "d_e", "d_v", "acc_e", "acc_v"} <= set(rows[-1])
+    after = EVEModel.from_pretrained(weights)  # the teachers and the backbone on disk: untouched
+    for name in ("edit_adapter", "video_adapter"):
+        a, b = _tensors(getattr(before, name)), _tensors(getattr(after, name))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    for name, m in before.backbone.modules().items():
+        a, b = _tensors(m), _tensors(getattr(after.backbone, name))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    student_dir = weights / "align"
+    assert (student_dir / LORA_FILE).is_file() and result["student"] == str(student_dir)
+    info = json.loads((student_dir / "student.json").read_text())
+    assert info["fdd"]["steps"] == 4 and info["fdd"]["kbin"] is True
+    # the saved student differs from plug-and-play: the LoRA moved
+    model = EVEModel.from_pretrained(weights)
+    student = attach_student(model, student_dir)
+    cond, x = _inputs(model)
+    with torch.no_grad():
+        out = predict.stack_prediction(student.video_unet, student.controlnet, x, torch.tensor(500), cond, align=True)
+        pnp = predict.stack_prediction(student.video_unet, student.controlnet, x, torch.tensor(500), cond)
+    assert (out - pnp).abs().max().item() > 1e-4
+
+
+def test_in_memory_fdd_changes_only_trainables_and_moves_the_losses():
+    """Several FDD iterations on one fixed batch: every frozen tensor (teachers, backbone, the
+    UNet-encoder feature network) stays bit-identical; the LoRA and the heads change; the SDS gap
+    and the discriminator loss move."""
+    model = _trained_adapters()
+    settings = FDDSettings(first_frame_steps=2, teacher_sample_steps=2, sds_only_steps=0)
+    guidance = fdd.resolve_guidance(settings, {})
+    student = attach_student(model)
+    features = fdd.UNetEncoderFeatures(model.backbone.unet, model.backbone.scheduler)
+    disc = fdd.Discriminators(features.channels(), model.backbone.text_encoder.config.hidden_size)
+    frozen = {n: _tensors(m) for n, m in {**model.backbone.modules(), "edit": model.edit_adapter}.items()}
+    video_frozen = {k: v for k, v in _tensors(model.video_unet).items() if ".align." not in k}
+    lora0 = [p.detach().clone() for p in student.trainable()]
+    heads0 = _tensors(disc)
+    opt_g = torch.optim.Adam(student.trainable(), lr=3e-3)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=3e-3)
+    items = next(iter(__import__("reference.data", fromlist=["batches"]).batches(STREAM(0), 2)))
+    gaps, d_losses = [], []
+    for step in range(6):
+        gen = torch.Generator().manual_seed(0)  # the same noise, timesteps and batch every time
+        torch.manual_seed(0)  # and the same re-noising inside the feature network
+        batch = fdd.prepare_batch(model, items, settings, guidance, gen)
+        x0, _ = fdd.rollout(model, student, batch, settings, guidance, gen)
+        (sds_e, gap_e), (sds_v, gap_v) = fdd.sds_losses(model, batch, x0, settings, guidance, gen)
+        real = fdd.teacher_samples(model, batch, settings, guidance, gen)
+        disc.requires_grad_(False)
+        g_e, g_v = fdd.adversarial_generator_losses(features, disc, batch, x0, real, "hinge")
+        (0.5 * (g_e + 2.5 * sds_e) + 0.5 * (g_v + 2.5 * sds_v)).backward()
+        opt_g.step(), opt_g.zero_grad()
+        disc.requires_grad_(True)
+        d = fdd.discriminator_losses(features, disc, batch, x0, real)
+        (0.5 * d["d_e"] + 0.5 * d["d_v"]).backward()
+        opt_d.step(), opt_d.zero_grad()
+        gaps.append((gap_e + gap_v).item())
+        d_losses.append((d["d_e"] + d["d_v"]).item())
+    for n, m in {**model.backbone.modules(), "edit": model.edit_adapter}.items():
+        now = _tensors(m)
+        assert all(torch.equal(frozen[n][k], now[k]) for k in now), n
+    now = _tensors(model.video_unet)
+    assert all(torch.equal(video_frozen[k], now[k]) for k in video_frozen)
+    assert any(not torch.equal(a, b) for a, b in zip(lora0, student.trainable()))
+    assert any(not torch.equal(heads0[k], v) for k, v in _tensors(disc).items())
+    assert gaps[-1] < gaps[0], gaps  # the student moves toward its teachers on this batch
+    assert d_losses[-1] < d_losses[0], d_losses  # and the discriminators learn to tell
+
+
+def test_saved_lora_reloads_and_loads_into_stock_diffusers(tmp_path):
+    from diffusers import UNetMotionModel
+
+    model = _trained_adapters()
+    student = attach_student(model, rank=4, alpha=8)  # alpha != rank: the metadata must carry it
+    with torch.no_grad():
+        for p in student.trainable():
+            p.add_(0.05 * torch.randn_like(p))
+    save_student(student, tmp_path / "align", {"note": "test"})
+    cond, x = _inputs(model)
+    t = torch.tensor(600)
+    with torch.no_grad():
+        out = predict.stack_prediction(student.video_unet, student.controlnet, x, t, cond, align=True)
+        again = _trained_adapters()
+        loaded = attach_student(again, tmp_path / "align")
+        out2 = predict.stack_prediction(loaded.video_unet, loaded.controlnet, x, t, cond, align=True)
+        assert (out - out2).abs().max().item() < 1e-6
+        stock = UNetMotionModel.from_unet2d(again.backbone.unet, again.video_adapter)
+        stock.load_lora_adapter(str(tmp_path / "align"), prefix="unet", weight_name=LORA_FILE)
+        stock_out = predict.stack_prediction(stock, again.edit_adapter, x, t, cond, align=True)
+    assert (out - stock_out).abs().max().item() < 1e-5
+
+
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(ckpt, tmp_path):
+    from reference.train_fdd import train
+
+    for name in ("a", "b"):
+        shutil.copytree(ckpt, tmp_path / name)
+    train(_cfg(tmp_path / "a", tmp_path / "run_a"), stream_fn=STREAM)
+    train(_cfg(tmp_path / "b", tmp_path / "run_b", steps=2), stream_fn=STREAM)  # stopped at step 2
+    train(_cfg(tmp_path / "b", tmp_path / "run_b"), stream_fn=STREAM)  # resumed to 4
+    a, b = _log(tmp_path / "run_a"), _log(tmp_path / "run_b")
+    assert [r["step"] for r in b] == [1, 2, 3, 4]
+    for ra, rb in zip(a, b):
+        assert set(ra) == set(rb)
+        for key in set(ra) - {"seconds", "phase"}:
+            assert ra[key] == pytest.approx(rb[key], rel=1e-5), (ra["step"], key)
+
+
+def test_ablation_switches(ckpt, tmp_path):
+    from reference.train_fdd import train
+
+    shutil.copytree(ckpt, tmp_path / "model")
+    train(_cfg(tmp_path / "model", tmp_path / "no_sds", steps=2, sds=False, name="align_no_sds"), stream_fn=STREAM)
+    assert all(r["phase"] == "adversarial" and "sds_e" not in r for r in _log(tmp_path / "no_sds"))
+    train(_cfg(tmp_path / "model", tmp_path / "no_disc", steps=3, sds_only_steps=1, adversarial=False,
+               name="align_no_disc"), stream_fn=STREAM)
+    assert all(r["phase"] == "sds" and "d_e" not in r for r in _log(tmp_path / "no_disc"))
+    train(_cfg(tmp_path / "model", tmp_path / "no_kbin", steps=2, kbin=False, name="align_no_kbin"),
+          stream_fn=STREAM)
+    assert all(r["taus"] == [999, 666, 332] for r in _log(tmp_path / "no_kbin"))
+    train(_cfg(tmp_path / "model", tmp_path / "rand", steps=1, random_init=True, name="align_random_init"),
+          stream_fn=STREAM)
+    saved = tmp_path / "model" / "align_random_init"
+    assert (saved / "edit_adapter" / "config.json").is_file() and (saved / "video_adapter" / "config.json").is_file()
+    with pytest.raises(ValueError, match="SDS, the discriminators, or both"):
+        FDDSettings(sds=False, adversarial=False)
+
+
+def test_unsupervised_stream_carries_no_target():
+    from reference.data import make_stream
+
+    item = next(iter(make_stream("edit_clip", seed=0, size=32, num_frames=3)))
+    assert set(item) == {"video", "instruction", "source_caption", "target_caption", "task"}
+    assert item["video"].shape == (3, 32, 32, 3) and item["video"].dtype == np.uint8
+
+
+def test_one_fdd_step_on_sd15_format_weights_with_a_dinov2_feature_network(tmp_path):
+    """The public formats: an SD pipeline folder, a pixel-conditioned ControlNet, a MotionAdapter
+    (not first-frame conditioned) and a transformers Dinov2Model, all tiny and random."""
+    from transformers import Dinov2Config, Dinov2Model
+
+    from reference.checkpoint import write_sd15_config
+    from reference.testing import write_sd15_format_dirs
+    from reference.train_fdd import train
+
+    write_sd15_format_dirs(tmp_path)
+    write_sd15_config(tmp_path / "eve", str(tmp_path / "sd15"), str(tmp_path / "control_v11e_ip2p"),
+                      str(tmp_path / "motion_adapter"))
+    Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                             image_size=28, patch_size=14)).save_pretrained(tmp_path / "dinov2")
+    train(_cfg(tmp_path / "eve", tmp_path / "run", steps=1, batch_size=1, gradient_accumulation_steps=1,
+               sds_only_steps=0, disc_backbone="dinov2", dinov2_path=str(tmp_path / "dinov2")), stream_fn=STREAM)
+    row = _log(tmp_path / "run")[0]
+    assert row["phase"] == "adversarial" and np.isfinite([row["loss_g"], row["loss_d"], row["sds_e"]]).all()
+    assert (tmp_path / "eve" / "align" / LORA_FILE).is_file()
