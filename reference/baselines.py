@@ -29,7 +29,7 @@ from reference.weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SAMPLING_DEFAULTS = {"steps": 20, "guidance_scale": 5.0, "image_guidance_scale": 1.5, "strength": 0.75}
-BASELINES = ("per_frame_edit", "video_sdedit", "plug_and_play")
+BASELINES = ("per_frame_edit", "video_sdedit", "plug_and_play", "eve")  # keys of per-model sampling settings
 
 
 def tuned_sampling(sampling: dict, baseline: str, where: str = "checkpoint") -> dict:
@@ -71,9 +71,9 @@ class _ReferenceEditor:
                 model = EVEModel.from_pretrained(path, torch_dtype=_DTYPES[dtype], require=self.needs)
             except FileNotFoundError as e:
                 raise ModelNotReadyError(f"{self.name}: {e}") from e
-            self.weights = str(path)
+            self.weights, self.model_dir = str(path), path
         else:
-            self.weights = "<in-memory>"
+            self.weights, self.model_dir = "<in-memory>", None
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device)
         given = dict(steps=steps, guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale, strength=strength)
@@ -166,6 +166,7 @@ class PlugAndPlay(_ReferenceEditor):
     name = "reference.plug_and_play"
     key = "plug_and_play"
     needs = ("edit_adapter", "video_adapter")
+    align = False  # the EVE student (reference.eve) is this stack with its align LoRA on
 
     def _edit(self, request, frames, generator):
         model = self.model
@@ -180,7 +181,7 @@ class PlugAndPlay(_ReferenceEditor):
             return sampling.plug_and_play(
                 model, frames[start:end], request.instruction or "", request.target_caption or "", request.task,
                 generator, steps=self.steps, guidance_scale=self.guidance_scale,
-                image_guidance_scale=self.image_guidance_scale, first_frame=first,
+                image_guidance_scale=self.image_guidance_scale, first_frame=first, align=self.align,
             )
 
         return model.backbone.decode_latents(self._windowed(frames.shape[0], first, window))

@@ -1,20 +1,49 @@
 """The reference EVE student as an eve-bench model (spec `reference.eve`).
 
-The student (backbone + frozen edit and video adapters + LoRA θ_align trained by Factorized
-Diffusion Distillation) is not trained yet, so `load` refuses to run instead of returning a
-stand-in edit. Until then use the baselines in `reference.baselines`.
+The student is the checkpoint's backbone with both adapters and the LoRA θ_align trained by
+Factorized Diffusion Distillation (`python -m reference.train_fdd`), stored in the checkpoint as
+`align/` (the ablations of the paper's Table 2 as `align_<variant>/`). It edits the first frame
+with the edit adapter, then samples the clip with the student, DDIM with 3-way guidance, in
+windows of the video adapter's length chained through their first frame, exactly as
+plug-and-play does without the LoRA.
+
+Model args: those of the reference baselines (weights, steps, guidance_scale,
+image_guidance_scale, device, dtype) and `variant`: eve (default), random_init, no_sds, no_disc,
+no_kbin. Sampling settings not given come from the checkpoint's `sampling` entry under "eve",
+else the flat keys, else `reference.baselines.SAMPLING_DEFAULTS`.
 """
 
 from __future__ import annotations
 
 from eve_bench.models.base import ModelNotReadyError
+from reference.baselines import PlugAndPlay
+from reference.student import LORA_FILE, load_student, student_folder
 
 
-def load(**kwargs):
-    raise ModelNotReadyError(
-        "the reference EVE student is not trained yet: it needs LoRA weights (θ_align) aligned by "
-        "Factorized Diffusion Distillation on top of a reference checkpoint (backbone, edit adapter, "
-        "video adapter), and the FDD trainer is not part of this release. The checkpoint parts are "
-        "trained with `bash reference/train_synth.sh` (see docs/reference.md). Meanwhile evaluate the "
-        "same stack without alignment: --model reference.baselines:plug_and_play --model-args weights=DIR"
-    )
+class EVEStudent(PlugAndPlay):
+    name = "reference.eve"
+    key = "eve"
+    align = True
+
+    def __init__(self, variant: str = "eve", **kwargs):
+        try:
+            folder = student_folder(variant)
+        except ValueError as e:
+            raise ValueError(f"reference.eve: {e}") from None
+        super().__init__(**kwargs)
+        self.variant = variant
+        directory = self.model_dir / folder if self.model_dir else None
+        if directory is None or not (directory / LORA_FILE).is_file():
+            flags = {"eve": "", "random_init": " --random-init", "no_sds": " --no-sds", "no_disc": " --no-adversarial",
+                     "no_kbin": " --no-kbin"}[variant]
+            raise ModelNotReadyError(
+                f"reference.eve: the checkpoint {self.weights} has no trained student {folder}/ ({LORA_FILE}). "
+                f"Train it by Factorized Diffusion Distillation: python -m reference.train_fdd --weights {self.weights} "
+                f"--name {folder}{flags} (docs/fdd.md). The same adapters without alignment: --model plug_and_play"
+            )
+        self.model = load_student(self.model, directory).to(self.device)
+        self.name = self.name if variant == "eve" else f"{self.name}:{variant}"
+
+
+def load(**kwargs) -> EVEStudent:
+    return EVEStudent(**kwargs)

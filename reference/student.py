@@ -105,46 +105,63 @@ def student_info(directory: str | Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def attach_student(model, directory: str | Path | None = None, own_adapters: bool = False, rank: int = 32,
-                   alpha: float | None = None, targets: str = ALIGN_TARGETS) -> Student:
-    """The student of `model` (an EVEModel with both adapters): a saved one from `directory`, or a
-    fresh one (zero LoRA). `own_adapters`: fresh copies of the adapters (the random-init ablation:
-    a ControlNet copied from the backbone UNet, identity motion modules), trained with the LoRA;
-    a saved student brings its own adapters when its folder holds them."""
-    from diffusers import ControlNetModel, MotionAdapter
+VARIANTS = ("eve", "random_init", "no_sds", "no_disc", "no_kbin")  # the paper's Table 2 rows
 
+
+def student_folder(variant: str = "eve") -> str:
+    """The checkpoint folder of a student: "align" for EVE, "align_<variant>" for an ablation."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown student variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return ADAPTER if variant == "eve" else f"{ADAPTER}_{variant}"
+
+
+def attach_student(model, own_adapters: bool = False, rank: int = 32, alpha: float | None = None,
+                   targets: str = ALIGN_TARGETS) -> Student:
+    """A fresh student (zero LoRA) on `model` (an EVEModel with both adapters), to train.
+
+    `own_adapters`: fresh copies of the adapters (the random-init ablation: a ControlNet copied from
+    the backbone UNet, identity motion modules), trained with the LoRA, while the checkpoint's
+    adapters stay the teachers."""
     from reference.edit_adapter import build_edit_adapter
     from reference.presets import get_preset
     from reference.video_adapter import build_motion_adapter, build_video_unet
 
     bb = model.backbone
-    saved = Path(directory) if directory is not None else None
-    if saved is not None and not (saved / LORA_FILE).is_file():
-        raise FileNotFoundError(f"{saved} holds no student ({LORA_FILE}); train one with `python -m reference.train_fdd`")
-    own = own_adapters or (saved is not None and (saved / "edit_adapter" / "config.json").is_file())
-    if own:
-        if saved is not None and (saved / "edit_adapter").is_dir():
-            controlnet = ControlNetModel.from_pretrained(saved / "edit_adapter", torch_dtype=bb.dtype, use_safetensors=True)
-            motion = MotionAdapter.from_pretrained(saved / "video_adapter", torch_dtype=bb.dtype, use_safetensors=True)
-        else:
-            preset = get_preset(model.config.preset)
-            controlnet = build_edit_adapter(bb.unet, preset.edit).to(bb.device, bb.dtype)
-            motion = build_motion_adapter(preset.motion or dict(model.video_adapter.config)).to(bb.device, bb.dtype)
+    if own_adapters:
+        preset = get_preset(model.config.preset)
+        controlnet = build_edit_adapter(bb.unet, preset.edit).to(bb.device, bb.dtype)
+        motion = build_motion_adapter(preset.motion or dict(model.video_adapter.config)).to(bb.device, bb.dtype)
         video_unet = build_video_unet(bb.unet, motion, freeze_backbone=True)
     else:
         controlnet, video_unet = model.edit_adapter, model.video_unet
-    if ADAPTER in getattr(video_unet, "peft_config", {}):
-        video_unet.delete_adapters(ADAPTER)
-    if saved is not None:
-        load_lora(video_unet, saved)
-        video_unet.requires_grad_(False)
-        controlnet.requires_grad_(False)
-    else:
-        add_align_lora(video_unet, rank, alpha, targets)
-        if own:
-            controlnet.requires_grad_(True)
-            for name, p in video_unet.named_parameters():
-                if "motion_modules" in name:
-                    p.requires_grad_(True)
-    video_unet.to(bb.device)
-    return Student(video_unet, controlnet, own_adapters=own)
+    add_align_lora(video_unet, rank, alpha, targets)
+    if own_adapters:
+        controlnet.requires_grad_(True)
+        for name, p in video_unet.named_parameters():
+            if "motion_modules" in name:
+                p.requires_grad_(True)
+    return Student(video_unet, controlnet, own_adapters=own_adapters)
+
+
+def load_student(model, directory: str | Path):
+    """`model` (an EVEModel with both adapters) as the saved student in `directory`: its LoRA in the
+    video UNet (switched on by `align=True` in `reference.predict`), and the student's own adapters
+    in place of the checkpoint's where the student has them (random init). Returns the EVEModel to
+    sample from."""
+    from diffusers import ControlNetModel, MotionAdapter
+
+    from reference.checkpoint import EVEModel
+
+    d = Path(directory)
+    if not (d / LORA_FILE).is_file():
+        raise FileNotFoundError(f"{d} holds no student ({LORA_FILE}); train one with `python -m reference.train_fdd`")
+    bb = model.backbone
+    if (d / "edit_adapter" / "config.json").is_file():
+        model = EVEModel(bb, ControlNetModel.from_pretrained(d / "edit_adapter", torch_dtype=bb.dtype, use_safetensors=True),
+                         MotionAdapter.from_pretrained(d / "video_adapter", torch_dtype=bb.dtype, use_safetensors=True),
+                         model.config).freeze().to(bb.device)
+    if ADAPTER in (getattr(model.video_unet, "peft_config", None) or {}):
+        model.video_unet.delete_adapters(ADAPTER)
+    load_lora(model.video_unet, d)
+    model.video_unet.requires_grad_(False)
+    return model

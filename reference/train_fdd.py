@@ -4,6 +4,8 @@ teachers, on unsupervised items (source clip, instruction, output caption), neve
 
     python -m reference.train_fdd --weights reference/weights/synth --steps 1500 --batch-size 64
     python -m reference.train_fdd --weights W --name align_no_sds --no-sds          # an ablation
+    (the ablations: --name align_random_init --random-init, align_no_sds --no-sds,
+     align_no_disc --no-adversarial, align_no_kbin --no-kbin)
 
 The student is written to <weights>/<name>/ (diffusers LoRA format, `reference.student`). Training
 state goes to --output-dir (default runs/fdd/<name>): loss.jsonl (per iteration: every loss term,
@@ -37,15 +39,6 @@ from reference.training import (
     stream_seed,
     truncate_log,
 )
-
-VARIANTS = {  # the paper's Table 2 rows, as the flags that make them
-    "align": {},
-    "align_random_init": {"random_init": True},
-    "align_no_sds": {"sds": False},
-    "align_no_disc": {"adversarial": False},
-    "align_no_kbin": {"kbin": False},
-}
-
 
 @dataclass
 class FDDTrainConfig(FDDSettings, TrainConfig):

@@ -114,7 +114,7 @@ def test_missing_adapter_names_the_training_command(ckpt, tmp_path):
 
 
 def test_eve_student_not_ready(ckpt):
-    with pytest.raises(ModelNotReadyError, match="not trained yet"):
+    with pytest.raises(ModelNotReadyError, match="no trained student align/.*reference.train_fdd"):
         load_model("reference.eve", {"weights": str(ckpt)}, device="cpu")
 
 

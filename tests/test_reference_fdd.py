@@ -12,7 +12,7 @@ import torch
 from reference import fdd, predict
 from reference.checkpoint import EVEModel
 from reference.fdd import FDDSettings, rollout_timesteps
-from reference.student import LORA_FILE, attach_student, save_student
+from reference.student import LORA_FILE, attach_student, load_student, save_student
 from reference.testing import TinyEditClipStream
 
 torch.set_num_threads(1)
@@ -139,12 +139,11 @@ def test_fdd_trains_only_the_lora_and_the_heads(ckpt, tmp_path):
     info = json.loads((student_dir / "student.json").read_text())
     assert info["fdd"]["steps"] == 4 and info["fdd"]["kbin"] is True
     # the saved student differs from plug-and-play: the LoRA moved
-    model = EVEModel.from_pretrained(weights)
-    student = attach_student(model, student_dir)
+    model = load_student(EVEModel.from_pretrained(weights), student_dir)
     cond, x = _inputs(model)
     with torch.no_grad():
-        out = predict.stack_prediction(student.video_unet, student.controlnet, x, torch.tensor(500), cond, align=True)
-        pnp = predict.stack_prediction(student.video_unet, student.controlnet, x, torch.tensor(500), cond)
+        out = predict.stack_prediction(model.video_unet, model.edit_adapter, x, torch.tensor(500), cond, align=True)
+        pnp = predict.stack_prediction(model.video_unet, model.edit_adapter, x, torch.tensor(500), cond)
     assert (out - pnp).abs().max().item() > 1e-4
 
 
@@ -208,8 +207,8 @@ def test_saved_lora_reloads_and_loads_into_stock_diffusers(tmp_path):
     with torch.no_grad():
         out = predict.stack_prediction(student.video_unet, student.controlnet, x, t, cond, align=True)
         again = _trained_adapters()
-        loaded = attach_student(again, tmp_path / "align")
-        out2 = predict.stack_prediction(loaded.video_unet, loaded.controlnet, x, t, cond, align=True)
+        loaded = load_student(again, tmp_path / "align")
+        out2 = predict.stack_prediction(loaded.video_unet, loaded.edit_adapter, x, t, cond, align=True)
         assert (out - out2).abs().max().item() < 1e-6
         stock = UNetMotionModel.from_unet2d(again.backbone.unet, again.video_adapter)
         stock.load_lora_adapter(str(tmp_path / "align"), prefix="unet", weight_name=LORA_FILE)
@@ -249,6 +248,9 @@ def test_ablation_switches(ckpt, tmp_path):
           stream_fn=STREAM)
     saved = tmp_path / "model" / "align_random_init"
     assert (saved / "edit_adapter" / "config.json").is_file() and (saved / "video_adapter" / "config.json").is_file()
+    teachers = EVEModel.from_pretrained(tmp_path / "model")
+    own = load_student(teachers, saved)  # the student runs its own adapters, the teachers keep theirs
+    assert own.edit_adapter is not teachers.edit_adapter and own.video_unet is not teachers.video_unet
     with pytest.raises(ValueError, match="SDS, the discriminators, or both"):
         FDDSettings(sds=False, adversarial=False)
 
@@ -280,3 +282,31 @@ def test_one_fdd_step_on_sd15_format_weights_with_a_dinov2_feature_network(tmp_p
     row = _log(tmp_path / "run")[0]
     assert row["phase"] == "adversarial" and np.isfinite([row["loss_g"], row["loss_d"], row["sds_e"]]).all()
     assert (tmp_path / "eve" / "align" / LORA_FILE).is_file()
+
+
+def test_reference_eve_runs_the_trained_student(ckpt, tmp_path):
+    from eve_bench.models import ModelNotReadyError, load_model
+    from eve_bench.models.base import EditRequest
+    from eve_bench.video import Video
+    from reference.train_fdd import train
+
+    weights = tmp_path / "model"
+    shutil.copytree(ckpt, weights)
+    with pytest.raises(ModelNotReadyError, match="no trained student align_no_sds/.*--no-sds"):
+        load_model("reference.eve", {"weights": str(weights), "variant": "no_sds"}, device="cpu")
+    with pytest.raises(ValueError, match="unknown student variant"):
+        load_model("reference.eve", {"weights": str(weights), "variant": "nope"}, device="cpu")
+    train(_cfg(weights, tmp_path / "run", steps=2, lr=1e-2), stream_fn=STREAM)
+    frames = np.random.default_rng(0).integers(0, 256, (6, 20, 28, 3), dtype=np.uint8)  # 6 > the window of 4
+
+    def request(seed):
+        return EditRequest(video=Video(frames=frames, fps=8.0), instruction="make the square blue",
+                           source_caption="a red square", target_caption="a blue square", task="texture", seed=seed)
+
+    eve = load_model("eve", {"weights": str(weights), "steps": 3}, device="cpu")
+    out = eve.edit(request(7)).frames
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    assert np.array_equal(out, eve.edit(request(7)).frames)  # deterministic for a seed
+    assert not np.array_equal(out, eve.edit(request(8)).frames)
+    pnp = load_model("plug_and_play", {"weights": str(weights), "steps": 3}, device="cpu").edit(request(7)).frames
+    assert not np.array_equal(out, pnp)  # the alignment is really applied

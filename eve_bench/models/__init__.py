@@ -19,6 +19,7 @@ MODELS.register("identity", "eve_bench.models.identity:IdentityEditor")
 # The reference baselines (reference/, trained by the project; shipped synth weights by default).
 for _name in ("per_frame_edit", "video_sdedit", "plug_and_play"):
     MODELS.register(_name, f"reference.baselines:{_name}")
+MODELS.register("eve", "reference.eve:load")  # the EVE student, aligned by FDD
 
 
 def resolve_factory(spec: str):
