@@ -85,15 +85,28 @@ def _micro_batches(cfg: FDDTrainConfig) -> tuple[int, int]:
     return cfg.batch_size // accum, accum
 
 
-def _items(stream_fn, cfg: FDDTrainConfig, step: int, micro: int, accum: int) -> list[dict]:
-    """The iteration's micro-batches: a fresh stream seeded by (seed, step), so resuming at any
-    iteration draws exactly the items an uninterrupted run drew there."""
-    it = batches(stream_fn(stream_seed(cfg, step)), micro)
+def _seed(cfg: FDDTrainConfig, step: int, process: int) -> int:
+    return stream_seed(cfg, step) + 7919 * process
+
+
+def _items(stream_fn, cfg: FDDTrainConfig, step: int, micro: int, accum: int, process: int = 0) -> list[dict]:
+    """The iteration's micro-batches: a fresh stream seeded by (seed, step, process), so resuming
+    at any iteration draws exactly the items an uninterrupted run drew there, and each process of a
+    multi-GPU run draws its own."""
+    it = batches(stream_fn(_seed(cfg, step, process)), micro)
     return [next(it) for _ in range(accum)]
 
 
-def _generator(cfg: FDDTrainConfig, step: int, micro: int) -> torch.Generator:
-    return torch.Generator().manual_seed(stream_seed(cfg, step) * 31 + micro)
+def _generator(cfg: FDDTrainConfig, step: int, micro: int, process: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(_seed(cfg, step, process) * 31 + micro)
+
+
+def _average_gradients(accelerator, params) -> None:
+    """Average gradients over processes (a no-op on one)."""
+    if accelerator.num_processes > 1:
+        for p in params:
+            if p.grad is not None:
+                p.grad = accelerator.reduce(p.grad, reduction="mean")
 
 
 def _features(cfg: FDDTrainConfig, model, device):
@@ -103,13 +116,50 @@ def _features(cfg: FDDTrainConfig, model, device):
     return fdd.UNetEncoderFeatures(bb.unet, bb.scheduler, cfg.disc_t_max)
 
 
+@dataclass
+class Session:
+    """Everything one FDD run holds: the checkpoint with its teachers, the student, the
+    discriminators on their feature network, the guidance in use and both optimizers."""
+
+    model: object
+    student: object
+    features: object
+    disc: fdd.Discriminators
+    guidance: fdd.Guidance
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    accelerator: object
+
+
+def setup(cfg: FDDTrainConfig, accelerator) -> Session:
+    """Load the checkpoint, attach a fresh student and build the discriminators and optimizers."""
+    from reference.checkpoint import EVEModel
+
+    model = EVEModel.from_pretrained(cfg.weights, require=("edit_adapter", "video_adapter")).to(accelerator.device)
+    student = attach_student(model, own_adapters=cfg.random_init, rank=cfg.lora_rank, alpha=cfg.lora_alpha,
+                             targets=cfg.lora_targets)
+    if cfg.gradient_checkpointing:
+        student.video_unet.enable_gradient_checkpointing()
+        student.controlnet.enable_gradient_checkpointing()
+    features = _features(cfg, model, accelerator.device)
+    torch.manual_seed(cfg.seed)
+    disc = fdd.Discriminators(features.channels(), model.backbone.text_encoder.config.hidden_size,
+                              max(32, model.config.num_frames)).to(accelerator.device)
+    student_params = student.trainable()
+    opt_g = torch.optim.AdamW(student_params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=(0.0, 0.999))
+    # not prepare()d: DDP would wait for a forward through it; gradients are averaged by hand
+    accelerator.register_for_checkpointing(Trainable(student_params, disc))
+    opt_g, opt_d = accelerator.prepare(opt_g, opt_d)
+    return Session(model, student, features, disc, fdd.resolve_guidance(cfg, model.config.sampling), opt_g, opt_d,
+                   accelerator)
+
+
 def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     """`stream_fn(seed)` -> iterable of dict(video, instruction, target_caption, task); default:
     the synthetic world's unsupervised edit clips."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-
-    from reference.checkpoint import EVEModel
 
     weights = Path(cfg.weights)
     if cfg.random_init and not cfg.name.startswith("align"):
@@ -120,26 +170,11 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     _release_accelerator_state()
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=cfg.cpu, project_dir=str(out))
     set_seed(cfg.seed)
-    model = EVEModel.from_pretrained(weights, require=("edit_adapter", "video_adapter")).to(accelerator.device)
+    session = setup(cfg, accelerator)
+    model, student = session.model, session.student
     if stream_fn is None:
         stream_fn = lambda seed: make_stream("edit_clip", seed=seed, size=model.config.resolution,  # noqa: E731
                                              num_frames=model.config.num_frames)
-    student = attach_student(model, own_adapters=cfg.random_init, rank=cfg.lora_rank, alpha=cfg.lora_alpha,
-                             targets=cfg.lora_targets)
-    if cfg.gradient_checkpointing:
-        student.video_unet.enable_gradient_checkpointing()
-        student.controlnet.enable_gradient_checkpointing()
-    guidance = fdd.resolve_guidance(cfg, model.config.sampling)
-    features = _features(cfg, model, accelerator.device)
-    bb = model.backbone
-    torch.manual_seed(cfg.seed)
-    disc = fdd.Discriminators(features.channels(), bb.text_encoder.config.hidden_size, max(32, model.config.num_frames))
-    disc.to(accelerator.device)
-    student_params = student.trainable()
-    trainable = Trainable(student_params, disc)
-    opt_g = torch.optim.AdamW(student_params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=(0.0, 0.999))
-    trainable, opt_g, opt_d = accelerator.prepare(trainable, opt_g, opt_d)
 
     step = 0
     ckpt = latest_checkpoint(out) if cfg.resume or cfg.export_only else None
@@ -159,8 +194,7 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     t0 = time.time()
     last = {}
     while step < cfg.steps and not cfg.export_only:
-        last = _iteration(cfg, model, student, features, disc, guidance, opt_g, opt_d, accelerator,
-                          _items(stream_fn, cfg, step, micro, accum), step)
+        last = iteration(cfg, session, _items(stream_fn, cfg, step, micro, accum, accelerator.process_index), step)
         step += 1
         last = {"step": step, **last, "seconds": round(time.time() - t0, 3)}
         if accelerator.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps or step == 1):
@@ -179,15 +213,18 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
             run_cfg = asdict(cfg)
         run_cfg["steps"] = step
         info = {"fdd": run_cfg, "run": str(out), "run_id": run_record(out).get("id"),
-                "guidance": asdict(guidance), "trained_parameters": sum(p.numel() for p in student_params)}
+                "guidance": asdict(session.guidance), "trained_parameters": sum(p.numel() for p in student.trainable())}
         if student.own_adapters:
             info["motion_adapter_config"] = dict(model.video_adapter.config)
         save_student(student, weights / cfg.name, info)
     return {"step": step, **last, "log": str(log_path), "student": str(weights / cfg.name)}
 
 
-def _iteration(cfg, model, student, features, disc, guidance, opt_g, opt_d, accelerator, micro_batches, step) -> dict:
+def iteration(cfg: FDDTrainConfig, session: Session, micro_batches: list[dict], step: int) -> dict:
     """One FDD iteration over its micro-batches: the student's update, then the discriminators'."""
+    model, student, features, disc, guidance = (session.model, session.student, session.features, session.disc,
+                                                session.guidance)
+    opt_g, opt_d, accelerator = session.opt_g, session.opt_d, session.accelerator
     adversarial = cfg.adversarial_at(step)
     accum = len(micro_batches)
     logs: dict[str, float] = {}
@@ -198,7 +235,7 @@ def _iteration(cfg, model, student, features, disc, guidance, opt_g, opt_d, acce
     disc.requires_grad_(False)  # L_G reaches the student only
     stash = []
     for i, items in enumerate(micro_batches):
-        gen = _generator(cfg, step, i)
+        gen = _generator(cfg, step, i, accelerator.process_index)
         batch = fdd.prepare_batch(model, items, cfg, guidance, gen)
         with accelerator.autocast():
             x0, taus = fdd.rollout(model, student, batch, cfg, guidance, gen)
@@ -221,6 +258,7 @@ def _iteration(cfg, model, student, features, disc, guidance, opt_g, opt_d, acce
         add("loss_g", loss.item())
         stash.append((batch, x0.detach(), real))
     logs["taus"] = taus
+    _average_gradients(accelerator, student.trainable())
     if cfg.max_grad_norm > 0:
         logs["grad_norm"] = float(accelerator.clip_grad_norm_(student.trainable(), cfg.max_grad_norm))
     opt_g.step()
@@ -235,6 +273,7 @@ def _iteration(cfg, model, student, features, disc, guidance, opt_g, opt_d, acce
             add("loss_d", loss_d.item())
             for key in ("d_e", "d_v", "acc_e", "acc_v"):
                 add(key, d[key].item())
+        _average_gradients(accelerator, disc.parameters())
         opt_d.step()
         opt_d.zero_grad(set_to_none=True)
     logs["phase"] = "adversarial" if adversarial else "sds"
