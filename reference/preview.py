@@ -3,7 +3,9 @@
 Three panels on samples of the synth suite (everything seeded: one checkpoint, one sheet):
   backbone samples  text-to-image from the suite's source captions (the frozen backbone alone)
   per-frame edits   the edit teacher as evaluated (`reference.baselines:per_frame_edit`), one
-                    sample per task: source frames | instruction | edited frames | ground truth
+                    sample per task: source frames | instruction | edited frames | ground truth,
+                    and, where the checkpoint has a trained student (align/), the EVE student's
+                    edit of the same sample (`reference.eve`) beside it
   video teacher     clips from the video adapter: plain text-to-video from a caption, and the
                     same caption conditioned on the source's clean first frame (how EVE uses it)
 
@@ -53,8 +55,9 @@ def _uint8(model, latents: torch.Tensor) -> np.ndarray:
 
 @torch.inference_mode()
 def write_reference_sheet(model, path, seed: int = 0, suite_seed: int = 0, steps: int = 20,
-                          frames_shown: int = 4, title: str = "") -> Path:
-    """Render the three panels for `model` (an EVEModel with both adapters) and write the PNG."""
+                          frames_shown: int = 4, title: str = "", student=None) -> Path:
+    """Render the three panels for `model` (an EVEModel with both adapters) and write the PNG;
+    `student`: an eve-bench editor (the EVE student) whose edits join the per-frame panel."""
     cfg = model.config
     n_tasks = len(TGVE_PLUS_TASKS)
     suite = load_synth(n_videos=n_tasks, seed=suite_seed, num_frames=cfg.num_frames, size=cfg.resolution)
@@ -66,7 +69,7 @@ def write_reference_sheet(model, path, seed: int = 0, suite_seed: int = 0, steps
     editor = PerFrameEdit(model=model, steps=steps, device=str(model.backbone.device))
 
     cell = 1.2  # inches per frame
-    edit_widths = [1.0] * frames_shown + [2.6] + [1.0] * frames_shown + [1.0]
+    edit_widths = [1.0] * frames_shown + [2.6] + [1.0] * frames_shown * (2 if student else 1) + [1.0]
     n_video = 3
     video_widths = [2.6] + [1.0] * cfg.num_frames
     width = cell * max(sum(edit_widths), sum(video_widths), n_tasks)
@@ -82,17 +85,22 @@ def write_reference_sheet(model, path, seed: int = 0, suite_seed: int = 0, steps
     for ax, image, s in zip(np.atleast_1d(axes), backbone, samples):
         show_image(ax, image, textwrap.fill(s.source_caption, 30), fontsize=6)
 
-    mid.suptitle("edit teacher, per frame (reference.baselines:per_frame_edit): source | instruction | edit | truth",
-                 fontsize=11, x=0.01, ha="left")
+    mid.suptitle("edit teacher, per frame (reference.baselines:per_frame_edit): source | instruction | edit | "
+                 + ("EVE student (reference.eve) | " if student else "") + "truth", fontsize=11, x=0.01, ha="left")
     grid = mid.add_gridspec(n_tasks, len(edit_widths), width_ratios=edit_widths, wspace=0.04, hspace=0.1,
                             left=0.01, right=0.99, top=1 - head / heights[2], bottom=0.01)
     for r, s in enumerate(samples):
         source, truth = s.load_source(), s.load_ground_truth().frames
-        edited = editor.edit(EditRequest(video=source, instruction=s.instruction, source_caption=s.source_caption,
-                                         target_caption=s.target_caption, task=s.task, seed=seed + r)).frames
+        request = EditRequest(video=source, instruction=s.instruction, source_caption=s.source_caption,
+                              target_caption=s.target_caption, task=s.task, seed=seed + r)
+        edited = editor.edit(request).frames
+        aligned = student.edit(request).frames if student else None
         for c, t in enumerate(shown):
             show_image(mid.add_subplot(grid[r, c]), source.frames[t], f"source t={t}" if r == 0 else None)
             show_image(mid.add_subplot(grid[r, frames_shown + 1 + c]), edited[t], f"edit t={t}" if r == 0 else None)
+            if student:
+                show_image(mid.add_subplot(grid[r, 2 * frames_shown + 1 + c]), aligned[t],
+                           f"EVE t={t}" if r == 0 else None)
         show_image(mid.add_subplot(grid[r, -1]), truth[shown[-1]], f"truth t={shown[-1]}" if r == 0 else None)
         text_cell(mid.add_subplot(grid[r, frames_shown]), s.task, s.instruction, fontsize=8)
 
@@ -121,12 +129,19 @@ def main() -> None:
 
     cfg = tyro.cli(PreviewConfig)
     path = resolve_weights(cfg.weights, ("edit_adapter", "video_adapter"), "reference.preview")
+    from reference.eve import EVEStudent
+    from reference.student import LORA_FILE, student_folder
+
     model = EVEModel.from_pretrained(path, require=("edit_adapter", "video_adapter"))
-    model.to(torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")))
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(torch.device(device))
+    has_student = (path / student_folder() / LORA_FILE).is_file()
+    student = EVEStudent(weights=path, device=device, steps=cfg.steps) if has_student else None
     out = write_reference_sheet(model, cfg.out, seed=cfg.seed, suite_seed=cfg.suite_seed, steps=cfg.steps,
                                 frames_shown=cfg.frames_shown,
                                 title=f"reference checkpoint {path}: synth suite seed {cfg.suite_seed}, "
-                                      f"sampling seed {cfg.seed}, {cfg.steps} DDIM steps")
+                                      f"sampling seed {cfg.seed}, {cfg.steps} DDIM steps",
+                                student=student)
     print(out)
 
 

@@ -25,3 +25,17 @@ def test_reference_sheet_is_a_png_with_all_three_panels(tmp_path):
     image = np.asarray(Image.open(path))
     assert image.ndim == 3 and image.shape[0] > 1000 and image.shape[1] > 600
     assert not list(path.parent.glob(".*"))  # no temporary file left behind
+
+
+def test_reference_sheet_shows_the_student_beside_the_edit_teacher(tmp_path):
+    from reference.eve import EVEStudent
+    from reference.student import attach_student, save_student
+
+    model = EVEModel.from_preset("tiny", seed=0)
+    model.save_pretrained(tmp_path / "ckpt")
+    save_student(attach_student(model), tmp_path / "ckpt" / "align")  # an untrained student
+    student = EVEStudent(weights=str(tmp_path / "ckpt"), steps=1, device="cpu")
+    plain = np.asarray(Image.open(write_reference_sheet(model, tmp_path / "a.png", steps=1, frames_shown=2)))
+    wide = np.asarray(Image.open(write_reference_sheet(model, tmp_path / "b.png", steps=1, frames_shown=2,
+                                                       student=student)))
+    assert wide.shape[0] == plain.shape[0] and wide.shape[1] > plain.shape[1]  # two more frame columns
