@@ -124,9 +124,17 @@ def test_pickled_weights_are_refused_with_how_to_convert(weights, tmp_path):
         load_model("diffusers", {"path": str(folder)})
 
 
-def test_the_class_comes_from_model_index_and_unknown_pipelines_are_named(weights):
+def test_the_class_comes_from_model_index_and_unknown_pipelines_are_named(weights, tmp_path):
     model = load_model("diffusers", {"path": str(weights / "ip2p"), **FAST})
     assert model.name == "StableDiffusionInstructPix2PixPipeline"
+    ad = load_model("diffusers", {"path": str(weights / "sd15"), "pipeline": "AnimateDiffVideoToVideoPipeline",
+                                  "motion_adapter": str(weights / "motion_adapter"), **FAST})
+    ad.pipe.save_pretrained(tmp_path / "animatediff")  # a whole AnimateDiff pipeline: its motion_adapter/ inside
+    again = load_model("diffusers", {"path": str(tmp_path / "animatediff"), **FAST})
+    assert again.name == "AnimateDiffVideoToVideoPipeline"
+    assert np.array_equal(again.edit(_request(1, frames=3)).frames, ad.edit(_request(1, frames=3)).frames)
+    with pytest.raises(ValueError, match="motion_adapter: not a component of StableDiffusionInstructPix2PixPipeline"):
+        load_model("diffusers", {"path": str(weights / "ip2p"), "motion_adapter": str(weights / "motion_adapter")})
     with pytest.raises(ValueError, match=r"StableDiffusionPipeline is not one the adapter knows.*AnimateDiffVideoToVideoPipeline"):
         load_model("diffusers", {"path": str(weights / "sd15")})
 

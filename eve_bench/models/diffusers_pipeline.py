@@ -98,6 +98,13 @@ def _pipeline_class(folder: Path, name: str | None) -> str:
     return json.loads(index.read_text())["_class_name"]
 
 
+def _index_components(folder: Path) -> set[str]:
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return set()
+    return {k for k, v in json.loads(index.read_text()).items() if isinstance(v, list) and v[0] is not None}
+
+
 class DiffusersEditor:
     """A loaded pipeline plus how to call it; see the module docstring for its model args."""
 
@@ -108,15 +115,18 @@ class DiffusersEditor:
                  vae_tiling: bool = False, attention_slicing: bool | int = False, **call_args):
         if pipeline is not None and pipeline not in FAMILIES:
             raise ValueError(_unsupported(pipeline))
-        family = FAMILIES.get(pipeline) if pipeline else None
-        extra = {k: call_args.pop(k) for k in list(call_args) if family and k in family.components}
+        extra = {k: call_args.pop(k) for k in list(call_args) if any(k in f.components for f in FAMILIES.values())}
         sources = [Source("path", str(path))] + [Source(k, str(v), pipeline=False) for k, v in extra.items()]
         folders = locate(sources)  # missing weights: an error before torch and diffusers load
         name = _pipeline_class(folders["path"], pipeline)
         if name not in FAMILIES:
             raise ValueError(_unsupported(name))
         self.family = family = FAMILIES[name]
-        missing = sorted(set(family.components) - set(extra))
+        stray = sorted(set(extra) - set(family.components))
+        if stray:
+            raise ValueError(f"{', '.join(stray)}: not a component of {name}")
+        # A component the folder holds itself (a saved AnimateDiff pipeline has its motion_adapter/) need not be given.
+        missing = sorted(set(family.components) - set(extra) - _index_components(folders["path"]))
         if missing:
             raise ValueError(f"{name} needs {', '.join(f'{m}=DIR_OR_HUB_ID' for m in missing)} (model args)")
 
