@@ -217,7 +217,7 @@ def _cmd_eval(args) -> int:
 
 def _cmd_list(args) -> int:
     from eve_bench.metrics import METRICS
-    from eve_bench.models import MODELS
+    from eve_bench.models import DESCRIPTIONS, MODELS
     from eve_bench.suites import SUITES, load_suite
 
     if args.what == "suites":
@@ -225,7 +225,7 @@ def _cmd_list(args) -> int:
             print(name)
     elif args.what == "models":
         for name in MODELS.names():
-            print(name)
+            print(f"{name:<20}{DESCRIPTIONS.get(name, '')}".rstrip())
         print("(any package.module with load(**kwargs), or package.module:Name, works too)")
     elif args.what == "tasks":
         if not args.suite:

@@ -20,6 +20,24 @@ MODELS.register("identity", "eve_bench.models.identity:IdentityEditor")
 for _name in ("per_frame_edit", "video_sdedit", "plug_and_play"):
     MODELS.register(_name, f"reference.baselines:{_name}")
 MODELS.register("eve", "reference.eve:load")  # the EVE student, aligned by FDD
+# Public weights through diffusers (eve_bench/models/diffusers_pipeline.py; docs/baselines.md).
+MODELS.register("diffusers", "eve_bench.models.diffusers_pipeline:load")
+for _name in ("instruct_pix2pix", "animatediff_sdedit", "wan_sdedit", "lucy_edit"):
+    MODELS.register(_name, f"eve_bench.models.diffusers_pipeline:{_name}")
+
+# One line each for `eve-bench list models` (kept here so that listing imports no model code).
+DESCRIPTIONS = {
+    "identity": "returns the source video: the floor every leaderboard shows",
+    "per_frame_edit": "reference edit teacher (backbone + ControlNet) on every frame; shipped synth weights",
+    "video_sdedit": "reference video teacher re-noising the source to strength 0.75 (SDEdit); shipped synth weights",
+    "plug_and_play": "reference adapters stacked without alignment (EVE's w/o-alignment ablation)",
+    "eve": "reference EVE student aligned by FDD (refuses until trained)",
+    "diffusers": "any local diffusers editing pipeline: path=DIR[,pipeline=ClassName] (docs/baselines.md)",
+    "instruct_pix2pix": "InstructPix2Pix on every frame (timbrooks/instruct-pix2pix)",
+    "animatediff_sdedit": "SDEdit at strength 0.75 with AnimateDiff on SD-1.5 (EVE's SDEdit baseline)",
+    "wan_sdedit": "SDEdit at strength 0.75 with Wan 2.1 T2V 1.3B (Wan-AI/Wan2.1-T2V-1.3B-Diffusers)",
+    "lucy_edit": "Lucy-Edit-Dev instruction-guided video editing (decart-ai/Lucy-Edit-Dev)",
+}
 
 
 def resolve_factory(spec: str):
@@ -68,6 +86,7 @@ def _accepts(factory, name: str) -> bool:
 
 
 __all__ = [
+    "DESCRIPTIONS",
     "MODELS",
     "EditRequest",
     "ModelNotReadyError",
