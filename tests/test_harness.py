@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from eve_bench.cli import main
-from eve_bench.models import ModelNotReadyError, load_model, parse_kv_args
+from eve_bench.models import load_model, parse_kv_args
 from eve_bench.registry import UnknownNameError
 from eve_bench.runner import RunConfig, SuiteSelection, evaluate_submission, run
 from eve_bench.suites import SuiteError, load_suite
