@@ -1,4 +1,4 @@
-"""`eve-bench` command line: run, eval, list, leaderboard, validity, convert-viclip, synth."""
+"""`eve-bench` command line: run, eval, list, leaderboard, paper-tables, validity, convert-viclip, synth."""
 
 from __future__ import annotations
 
@@ -106,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run folders (each with summary.json), all on the same suite")
     p.add_argument("--out", required=True, help="folder for leaderboard.md, leaderboard.csv and leaderboard.png")
     p.add_argument("--title", help="title of the markdown page")
+    p.add_argument("--reported", choices=["tgve", "tgve-plus"],
+                   help="add the published numbers of this benchmark beside the runs (runs must be on the same suite)")
+
+    p = sub.add_parser("paper-tables", help="EVE's Tables 1 and 2 in the paper's layout: published, measured and ground-truth-judged rows",
+                       description="Write table1-tgve, table1-tgve-plus, table1-synth and table2-synth (.md, .csv, and plots of "
+                                   "the preferences) to --out. Run folders that do not exist are listed as not run. See "
+                                   "docs/paper_tables.md; leaderboards/paper_tables.sh is the committed invocation.")
+    p.add_argument("--out", required=True, help="folder for the tables")
+    p.add_argument("--eve", help="the EVE student's synth run: Table 1 synth's first row, and full EVE in Table 2")
+    p.add_argument("--synth", nargs="*", default=[], metavar="RUN", help="other synth runs for Table 1 (the baselines)")
+    p.add_argument("--ablation", nargs="*", default=[], metavar="ROW=RUN",
+                   help="Table 2 rows: random_init, no_alignment, no_sds, no_discriminators, no_kbin = a synth run")
+    p.add_argument("--tgve", nargs="*", default=[], metavar="RUN", help="runs on tgve to put beside the published TGVE rows")
+    p.add_argument("--tgve-plus", nargs="*", default=[], metavar="RUN", help="runs on tgve-plus to put beside the published TGVE+ rows")
+    p.add_argument("--validity-videos", type=int, default=0, metavar="N",
+                   help="also check the ground-truth preference criteria on graded outputs of N synth videos (criteria-validity.md)")
 
     p = sub.add_parser("validity", help="measure how well each metric tracks the synth suite's ground truth",
                        description="Score outputs of graded quality (ground truth, noise, flicker, shuffled frames, partial and "
@@ -243,7 +259,24 @@ def _cmd_list(args) -> int:
 def _cmd_leaderboard(args) -> int:
     from eve_bench.leaderboard import write_leaderboard
 
-    for path in write_leaderboard(args.runs, args.out, args.title):
+    for path in write_leaderboard(args.runs, args.out, args.title, args.reported):
+        print(path)
+    return 0
+
+
+def _cmd_paper_tables(args) -> int:
+    from eve_bench.paper_tables import PaperTablesConfig, write_paper_tables
+
+    ablations = {}
+    for item in args.ablation:
+        row, sep, run_dir = item.partition("=")
+        if not sep or not run_dir:
+            raise ValueError(f"--ablation takes ROW=RUN, got {item!r}")
+        ablations[row] = Path(run_dir)
+    cfg = PaperTablesConfig(out=Path(args.out), eve=Path(args.eve) if args.eve else None, synth=[Path(p) for p in args.synth],
+                            ablations=ablations, tgve=[Path(p) for p in args.tgve], tgve_plus=[Path(p) for p in args.tgve_plus],
+                            validity_videos=args.validity_videos)
+    for path in write_paper_tables(cfg):
         print(path)
     return 0
 
@@ -271,7 +304,8 @@ def _cmd_synth(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard, "validity": _cmd_validity,
+COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard,
+            "paper-tables": _cmd_paper_tables, "validity": _cmd_validity,
             "convert-viclip": _cmd_convert_viclip, "synth": _cmd_synth}
 
 

@@ -7,6 +7,11 @@ Every text cell comes from a summary a run wrote from its command line (model sp
 paths) and is escaped (`md_cell`), so no `|`, HTML or newline can break the table or inject markup.
 Rows run under different settings (frame policy, seed, --limit, tasks, metric configuration, a run
 that stopped early) are flagged: their numbers are not comparable as they stand.
+
+Every mean carries a 95% bootstrap interval over its samples (from samples.jsonl), and every run
+is compared with the first, sample by sample, on the samples both scored (eve_bench.uncertainty),
+so a difference can be told from noise. `reported` adds the published numbers of TGVE or TGVE+
+beside the runs, in the papers' columns (eve_bench.reported).
 """
 
 from __future__ import annotations
@@ -19,16 +24,20 @@ import re
 from pathlib import Path
 
 from eve_bench.figures import new_figure, save_png
-from eve_bench.results import load_summary
+from eve_bench.reported import BENCHMARKS, PAPER_METRICS, PREFERENCE_COLUMNS, merged, other_preferences, sources
+from eve_bench.results import finite_values, load_records, load_summary
+from eve_bench.uncertainty import Interval, bootstrap_interval, paired_comparison
 from eve_bench.video import atomic_write_text
 
 REFERENCE_MODELS = {"identity"}
+PAPER_PREFERENCE_HEADER = {"Text": "Text", "Structure": "Struct.", "Quality": "Quality", "Avg": "Avg."}  # as printed
 
 
 def collect(run_dirs: list[str | Path]) -> list[dict]:
     rows = []
     for run_dir in run_dirs:
         s = load_summary(run_dir)
+        records = load_records(run_dir)
         rows.append(
             {
                 "run": str(run_dir),
@@ -42,6 +51,11 @@ def collect(run_dirs: list[str | Path]) -> list[dict]:
                 "per_task": s["metrics"]["per_task"],
                 "directions": {k: v["direction"] for k, v in s.get("metric_info", {}).items()},
                 "reference": s["model"] in REFERENCE_MODELS,
+                # metric -> sample key -> value: what each mean was taken over
+                "values": {name: finite_values(records, name) for name in s["metrics"]["overall"]},
+                "task_of": {r.key: r.task for r in records},
+                "metric_ids": {k: v.get("id") for k, v in s.get("metric_info", {}).items()},
+                "version": s.get("versions", {}).get("eve_bench"),
                 "settings": {
                     "suite_version": s.get("suite_version"),
                     "tasks": s.get("tasks"),
@@ -92,8 +106,19 @@ def _metric_names(rows: list[dict]) -> list[str]:
     return names
 
 
-def _fmt(v) -> str:
-    return "–" if v is None else f"{v:.4g}"
+def interval(r: dict, name: str, task: str | None = None) -> Interval | None:
+    """The bootstrap interval of a row's mean of `name` (over one task's samples, or all)."""
+    values = r["values"].get(name, {})
+    return bootstrap_interval([v for k, v in values.items() if task is None or r["task_of"].get(k) == task])
+
+
+def fmt_ci(mean, ci: Interval | None, digits: str = ".4g") -> str:
+    """A mean with its 95% interval: `12.3 [11.8, 12.9]`; the mean alone where there are no samples
+    to resample (a run folder without samples.jsonl)."""
+    if mean is None:
+        return "–"
+    text = f"{mean:{digits}}"
+    return text if ci is None else f"{text} [{ci.low:{digits}}, {ci.high:{digits}}]"
 
 
 def _arrow(rows: list[dict], name: str) -> str:
@@ -101,11 +126,12 @@ def _arrow(rows: list[dict], name: str) -> str:
     return {"higher": " ↑", "lower": " ↓"}.get(direction, "")
 
 
-def render_markdown(rows: list[dict], title: str | None = None) -> str:
+def render_markdown(rows: list[dict], title: str | None = None, reported: str | None = None) -> str:
     names = _metric_names(rows)
     suite = rows[0]["suite"] if rows else "?"
     lines = [f"# {md_cell(title or f'eve-bench leaderboard: {suite}')}", ""]
-    lines.append("Overall means over scored samples (↑ higher is better, ↓ lower is better). "
+    lines.append("Overall means over scored samples (↑ higher is better, ↓ lower is better), each with its "
+                 "95% bootstrap interval over samples [low, high]. "
                  "`identity` returns its input: the lower bound every method must beat.")
     differs = rows[0]["differs"] if rows else []
     if differs:
@@ -122,27 +148,118 @@ def render_markdown(rows: list[dict], title: str | None = None) -> str:
     for r in rows:
         label = f"{r['model']} (reference)" if r["reference"] else r["model"]
         cells = [label, r["model_args"] or "", r["n_samples"], r["n_failed"], r["n_missing"]] + [r["group"] for _ in extra]
-        lines.append("| " + " | ".join([md_cell(c) for c in cells] + [_fmt(r["overall"].get(n)) for n in names]) + " |")
+        lines.append("| " + " | ".join([md_cell(c) for c in cells] + [fmt_ci(r["overall"].get(n), interval(r, n)) for n in names]) + " |")
     tasks = [t for t in dict.fromkeys(t for r in rows for t in r["per_task"])]
     for name in names:
         lines += ["", f"## {md_cell(name + _arrow(rows, name))} per task", ""]
         lines.append("| model | " + " | ".join(md_cell(t) for t in tasks) + " |")
         lines.append("|" + "---|" * (1 + len(tasks)))
         for r in rows:
-            lines.append("| " + md_cell(r["model"]) + " | " + " | ".join(_fmt(r["per_task"].get(t, {}).get(name)) for t in tasks) + " |")
+            lines.append("| " + md_cell(r["model"]) + " | "
+                         + " | ".join(fmt_ci(r["per_task"].get(t, {}).get(name), interval(r, name, t)) for t in tasks) + " |")
+    lines += paired_lines(rows)
+    if reported:
+        lines += reported_lines(rows, reported)
     lines += ["", "Runs: " + ", ".join(md_cell(r["run"]) for r in rows), ""]
     return "\n".join(lines)
+
+
+def paired_lines(rows: list[dict]) -> list[str]:
+    """Markdown: each run against the first on the samples both scored, per metric with a better
+    direction (a diagnostic metric has no winner)."""
+    base = rows[0] if rows else None
+    lines = []
+    for r in rows[1:]:
+        for name in _metric_names(rows):
+            direction = r["directions"].get(name) or base["directions"].get(name)
+            if direction not in ("higher", "lower"):
+                continue
+            cmp = paired_comparison(r["values"].get(name, {}), base["values"].get(name, {}), direction == "higher")
+            if cmp is None:
+                continue
+            d = cmp.difference
+            verdict = {"A better": f"{r['model']} better", "B better": f"{base['model']} better"}.get(cmp.verdict, cmp.verdict)
+            lines.append(f"| {md_cell(r['model'])} | {md_cell(r['run'])} | {md_cell(name + _arrow(rows, name))} | {cmp.n} | "
+                         f"{fmt_ci(d.estimate, d, '+.4g')} | {cmp.wins} / {cmp.ties} / {cmp.losses} | {cmp.sign_test_p:.2g} | {md_cell(verdict)} |")
+    if not lines:
+        return []
+    return ["", f"## Paired comparisons with {md_cell(base['model'])} ({md_cell(base['run'])})", "",
+            "Each run against the first, sample by sample on the samples both scored: the mean difference (run minus "
+            "first run) with its 95% paired bootstrap interval, the samples where the run is better / equal / worse, "
+            "and the two-sided sign test on wins against losses. A difference whose interval excludes 0 is called "
+            "real; otherwise it is within noise. (One test per metric and run: with many, expect about one in twenty "
+            "null differences to look real.)", "",
+            "| model | run | metric | n paired | difference [95% CI] | wins / ties / losses | sign test p | verdict |",
+            "|---|---|---|---|---|---|---|---|"] + lines
+
+
+def _paper_cell(r: dict, column) -> str:
+    mean = r["overall"].get(column.metric)
+    if mean is None:
+        return "–"
+    ci = interval(r, column.metric)
+    scaled = None if ci is None else Interval(ci.estimate * column.scale, ci.low * column.scale, ci.high * column.scale, ci.n)
+    return fmt_ci(mean * column.scale, scaled, f".{column.decimals}f")
+
+
+def measured_provenance(r: dict) -> str:
+    """Where a measured row's numbers come from: eve-bench version, samples, the weights behind the
+    paper's metrics (the metric id's weights part)."""
+    weights = sorted({i.split("|")[1] for c in PAPER_METRICS if "|" in (i := r["metric_ids"].get(c.metric) or "")})
+    return (f"measured: eve-bench {r['version'] or '?'}, {r['n_samples']} samples of {r['suite']}"
+            + (f", weights {'; '.join(weights)}" if weights else ""))
+
+
+def reported_table(rows: list[dict], benchmark: str) -> tuple[list[str], list[list]]:
+    """The paper's Table 1 columns for `benchmark`: quoted rows (merged across papers that agree)
+    then the measured runs. Returns the header and rows of display strings."""
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"no reported numbers for {benchmark!r}; known: {', '.join(BENCHMARKS)}")
+    other = {r["suite"] for r in rows} - {benchmark}
+    if other:
+        raise ValueError(f"the reported numbers are for {benchmark}; these runs are on {', '.join(sorted(other))}")
+    header = ["method", "source"] + [c.name + " ↑" for c in PAPER_METRICS] + [PAPER_PREFERENCE_HEADER[q] for q in PREFERENCE_COLUMNS]
+    body = []
+    for q in merged(benchmark):
+        prefs = q.preference.values if q.preference else {}
+        source = "quoted: " + "; ".join(q.citations) + "".join(f" NOTE: {n}" for n in q.notes)
+        body.append([q.method, source] + [q.metrics.get(c.name, "–") for c in PAPER_METRICS]
+                    + [prefs.get(p, "–") for p in PREFERENCE_COLUMNS])
+    for r in rows:
+        label = r["model"] + (f" ({r['model_args']})" if r["model_args"] else "")
+        body.append([label, measured_provenance(r)] + [_paper_cell(r, c) for c in PAPER_METRICS] + ["–"] * len(PREFERENCE_COLUMNS))
+    return header, body
+
+
+def reported_lines(rows: list[dict], benchmark: str) -> list[str]:
+    header, body = reported_table(rows, benchmark)
+    lines = ["", f"## Beside the published numbers ({md_cell(benchmark)})", "",
+             "The papers' automatic metrics, quoted exactly as printed (eve_bench/reported/results.yaml), and the runs "
+             "above on the same scale (eve-bench's pick_score, clip_frame, viclip_dir, viclip_out are the papers' "
+             "PickScore, CLIPFrame, ViCLIP_dir, ViCLIP_out, unscaled). Text / Struct. / Quality / Avg. are EVE's human "
+             "ratings: % of raters preferring EVE over the row's method. A measured row over fewer samples, or with "
+             "other weights, than the paper used is not the same measurement.", "",
+             "| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in body]
+    for p in other_preferences(benchmark):
+        lines.append(f"\nAlso published: {md_cell(p.preference.preferred)} is preferred over {md_cell(p.method)} by "
+                     f"{md_cell(p.preference.values.get('Avg', '?'))}% of raters overall ({md_cell(p.citation)}). {md_cell(p.note)}")
+    lines += ["", "Sources:", ""] + [f"- {md_cell(s.short)}: {md_cell(s.cite)}; {md_cell(s.version)} {md_cell(s.url)}" for s in sources()]
+    return lines
 
 
 def render_csv(rows: list[dict]) -> str:
     names = _metric_names(rows)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["model", "model_args", "suite", "reference", "settings", "n_samples", "n_failed", "n_missing"] + names)
+    writer.writerow(["model", "model_args", "suite", "reference", "settings", "n_samples", "n_failed", "n_missing"] + names
+                    + [f"{n} {end}" for n in names for end in ("ci_low", "ci_high")])
     for r in rows:
+        cis = [interval(r, n) for n in names]
         writer.writerow([_csv_text(r["model"]), _csv_text(r["model_args"]), _csv_text(r["suite"]), r["reference"], r["group"],
                          r["n_samples"], r["n_failed"], r["n_missing"]]
-                        + ["" if r["overall"].get(n) is None else r["overall"][n] for n in names])
+                        + ["" if r["overall"].get(n) is None else r["overall"][n] for n in names]
+                        + [("" if ci is None else getattr(ci, end)) for ci in cis for end in ("low", "high")])
     return buf.getvalue()
 
 
@@ -163,8 +280,12 @@ def render_plot(rows: list[dict], path: Path) -> None:
     for ax, name in zip(axes.flat, names):
         values = [r["overall"].get(name) or 0.0 for r in rows]
         colors = ["#999999" if r["reference"] else "#3b6ea8" for r in rows]
+        cis = [interval(r, name) for r in rows]
+        # the 95% interval as an error bar (none where a run has no per-sample values)
+        err = [[max(0.0, v - ci.low) if ci else 0.0 for v, ci in zip(values, cis)],
+               [max(0.0, ci.high - v) if ci else 0.0 for v, ci in zip(values, cis)]]
         # matplotlib reads $...$ as math; a model name is plain text.
-        ax.barh([r["model"].replace("$", r"\$") for r in rows], values, color=colors)
+        ax.barh([r["model"].replace("$", r"\$") for r in rows], values, color=colors, xerr=err, ecolor="#333333", capsize=2)
         ax.set_title(name + _arrow(rows, name), fontsize=10)
         ax.invert_yaxis()
         ax.tick_params(labelsize=8)
@@ -174,11 +295,14 @@ def render_plot(rows: list[dict], path: Path) -> None:
     save_png(fig, path, dpi=110)
 
 
-def write_leaderboard(run_dirs: list[str | Path], out: str | Path, title: str | None = None) -> list[Path]:
+def write_leaderboard(run_dirs: list[str | Path], out: str | Path, title: str | None = None,
+                      reported: str | None = None) -> list[Path]:
     rows = collect(run_dirs)
+    if reported:
+        reported_table(rows, reported)  # refuse a wrong benchmark before writing anything
     out = Path(out)
     written = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.png"]
-    atomic_write_text(written[0], render_markdown(rows, title))
+    atomic_write_text(written[0], render_markdown(rows, title, reported))
     atomic_write_text(written[1], render_csv(rows))
     render_plot(rows, written[2])
     return [p for p in written if p.exists()]

@@ -61,12 +61,18 @@ class SampleRecord:
             return None
 
 
+def finite_values(records: list[SampleRecord], name: str) -> dict[str, float]:
+    """key -> value of metric `name` for the samples a mean is taken over: scored ("ok") samples
+    with a finite value. The leaderboard's intervals and paired comparisons resample exactly these."""
+    return {r.key: float(v) for r in records if r.status == "ok"
+            for v in [r.metrics.get(name)] if isinstance(v, (int, float)) and math.isfinite(v)}
+
+
 def aggregate(records: list[SampleRecord], metric_names: list[str], tasks: tuple[str, ...]) -> dict:
     """{"overall": {metric: mean}, "per_task": {task: {metric: mean}}, "counts": {metric: n}}."""
 
     def mean_of(rows, name):
-        values = [r.metrics.get(name) for r in rows if r.status == "ok"]
-        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        values = list(finite_values(rows, name).values())
         return (sum(values) / len(values) if values else None), len(values)
 
     overall, counts, per_task = {}, {}, {}
@@ -118,6 +124,14 @@ def load_summary(run_dir: str | Path) -> dict:
     if summary.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema version {summary.get('schema_version')} is not {SCHEMA_VERSION}")
     return summary
+
+
+def load_records(run_dir: str | Path) -> list[SampleRecord]:
+    """The records of a finished run (samples.jsonl); [] for a run folder that has none."""
+    path = Path(run_dir) / "samples.jsonl"
+    if not path.exists():
+        return []
+    return [SampleRecord.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _json_default(obj):
