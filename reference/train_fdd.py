@@ -148,8 +148,9 @@ def setup(cfg: FDDTrainConfig, accelerator) -> Session:
     student_params = student.trainable()
     opt_g = torch.optim.AdamW(student_params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=(0.0, 0.999))
-    # not prepare()d: DDP would wait for a forward through it; gradients are averaged by hand
-    accelerator.register_for_checkpointing(Trainable(student_params, disc))
+    # registered for checkpoints (model.safetensors) but never wrapped in DDP, which would wait for
+    # a forward through it; gradients are averaged by hand (_average_gradients)
+    accelerator.prepare_model(Trainable(student_params, disc), evaluation_mode=True)
     opt_g, opt_d = accelerator.prepare(opt_g, opt_d)
     return Session(model, student, features, disc, fdd.resolve_guidance(cfg, model.config.sampling), opt_g, opt_d,
                    accelerator)
