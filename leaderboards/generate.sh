@@ -22,9 +22,23 @@ for model in reference.baselines:per_frame_edit reference.baselines:video_sdedit
   eve-bench run --model "$model" --model-args weights=reference/weights/synth --suite synth --limit 6 \
     --out "$RUNS/synth-reference/${model##*:}" --quiet
 done
-eve-bench leaderboard "$RUNS/synth-reference/identity" "$RUNS/synth-reference/per_frame_edit" \
-  "$RUNS/synth-reference/video_sdedit" "$RUNS/synth-reference/plug_and_play" --out leaderboards/synth-reference \
-  --title "eve-bench leaderboard: synth, reference baselines (6 samples per task, ground truth)"
+# The EVE student (reference.eve, aligned by FDD: docs/fdd.md) and each ablation the checkpoint
+# holds (align_<variant>/, trained by reference/train_students.sh); one not trained yet is left out.
+board=("$RUNS/synth-reference/identity" "$RUNS/synth-reference/per_frame_edit" "$RUNS/synth-reference/video_sdedit"
+       "$RUNS/synth-reference/plug_and_play")
+for variant in eve random_init no_sds no_disc no_kbin; do
+  folder=align; run=eve
+  if [ "$variant" != eve ]; then folder=align_$variant; run=eve_$variant; fi
+  [ -f "reference/weights/synth/$folder/pytorch_lora_weights.safetensors" ] || continue
+  eve-bench run --model reference.eve --model-args weights=reference/weights/synth,variant=$variant --suite synth \
+    --limit 6 --out "$RUNS/synth-reference/$run" --quiet
+  board+=("$RUNS/synth-reference/$run")
+done
+eve-bench leaderboard "${board[@]}" --out leaderboards/synth-reference \
+  --title "eve-bench leaderboard: synth, reference models (6 samples per task, ground truth)"
+
+# paper: EVE's Tables 1 and 2 in the paper's layout, from the runs above and the published numbers.
+bash leaderboards/paper_tables.sh "$RUNS"
 
 # tgve: only where the TGVE videos are present (../shared holds 12 of the 76 on the project's
 # machines); weight-free metrics unless real CLIP / PickScore / ViCLIP weights are supplied.
