@@ -180,3 +180,19 @@ def test_windows_chain_through_the_first_frame(ckpt, conditioned):
     else:
         assert [(s, e) for s, e, _ in calls] == [(0, window), (4, 8), (8, 10)]
         assert all(first is None for _, _, first in calls)
+
+
+def test_shipped_student_is_applied_and_deterministic(monkeypatch):
+    """The shipped EVE student (reference/weights/synth/align) really changes plug-and-play's
+    edit, and gives the same frames for the same seed."""
+    monkeypatch.delenv(weights_mod.ENV_VAR, raising=False)
+    if not (weights_mod.SHIPPED_DIR / "synth" / "align" / "pytorch_lora_weights.safetensors").is_file():
+        pytest.skip("no student shipped in reference/weights/synth/align")
+    frames = np.random.default_rng(1).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    request = EditRequest(video=Video(frames=frames, fps=8), instruction="Paint the circle red",
+                          source_caption="a green circle", target_caption="a red circle", task="object", seed=0)
+    eve = load_model("eve", {"steps": 3}, device="cpu")
+    out = eve.edit(request).frames
+    assert np.array_equal(out, eve.edit(request).frames)
+    pnp = load_model("plug_and_play", {"steps": 3}, device="cpu").edit(request).frames
+    assert np.abs(out.astype(int) - pnp.astype(int)).mean() > 0.5
