@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 WEIGHTS=${WEIGHTS:-reference/weights/synth}
 RUNS=${RUNS:-runs/fdd}
 VARIANTS=${VARIANTS:-"eve random_init no_sds no_disc no_kbin"}
-STEPS=${STEPS:-900}
-SDS_ONLY=${SDS_ONLY:-600}
+STEPS=${STEPS:-600}
+SDS_ONLY=${SDS_ONLY:-400}
 BATCH=${BATCH:-1}
 LR=${LR:-1e-4}
 SEED=${SEED:-0}
