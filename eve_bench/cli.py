@@ -102,10 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="with 'tasks': the suite whose tasks to show")
     p.add_argument("--data", help="with 'tasks': the suite's data folder, where it needs one")
 
-    p = sub.add_parser("leaderboard", help="tabulate finished runs (markdown, CSV, bar chart)")
+    p = sub.add_parser("leaderboard", help="tabulate finished runs (markdown, CSV, bar chart, HTML with a video gallery)")
     p.add_argument("runs", nargs="+", help="run folders (each with summary.json), all on the same suite")
-    p.add_argument("--out", required=True, help="folder for leaderboard.md, leaderboard.csv and leaderboard.png")
-    p.add_argument("--title", help="title of the markdown page")
+    p.add_argument("--out", required=True, help="folder for leaderboard.md, .csv, .png, .html and the gallery's leaderboard_media/")
+    p.add_argument("--title", help="title of the markdown and HTML pages")
+    p.add_argument("--gallery-per-task", type=int, default=2, metavar="N",
+                   help="samples per task in the HTML gallery (their videos are copied beside the page); 0: no gallery. Default 2")
+    p.add_argument("--gallery-size", type=int, default=128, metavar="PX",
+                   help="gallery videos at most PX pixels on a side (larger previews are transcoded). Default 128")
     p.add_argument("--reported", choices=["tgve", "tgve-plus"],
                    help="add the published numbers of this benchmark beside the runs (runs must be on the same suite)")
 
@@ -259,7 +263,7 @@ def _cmd_list(args) -> int:
 def _cmd_leaderboard(args) -> int:
     from eve_bench.leaderboard import write_leaderboard
 
-    for path in write_leaderboard(args.runs, args.out, args.title, args.reported):
+    for path in write_leaderboard(args.runs, args.out, args.title, args.reported, args.gallery_per_task, args.gallery_size):
         print(path)
     return 0
 
