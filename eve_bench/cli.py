@@ -1,4 +1,4 @@
-"""`eve-bench` command line: run, eval, list, leaderboard, paper-tables, validity, convert-viclip, synth."""
+"""`eve-bench` command line: run, eval, list, leaderboard, paper-tables, validity, convert-viclip, human, synth."""
 
 from __future__ import annotations
 
@@ -145,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="folder to write (pass it as --viclip-model)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a full unpickle (which can run code) for checkpoints holding more than tensors; only for files you trust")
+
+    p = sub.add_parser("human", help="pairwise human evaluation in the browser (EVE's protocol): serve the rating page, report the votes")
+    human_sub = p.add_subparsers(dest="human_command", required=True, metavar="ACTION")
+    hp = human_sub.add_parser("serve", help="serve the rating page for every pair of these runs; votes go to --db")
+    hp.add_argument("runs", nargs="+", help="two or more run folders on the same suite (their previews are shown)")
+    hp.add_argument("--db", required=True, help="SQLite file for the votes (created; reopened to resume)")
+    hp.add_argument("--host", default="127.0.0.1", help="interface to listen on; default 127.0.0.1 (this machine only)")
+    hp.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one. Default 8000")
+    hp.add_argument("--ties", action="store_true", help="let raters answer 'tie'")
+    hp = human_sub.add_parser("report", help="the votes as EVE's human table (% preferring A per question, Avg.), with intervals and agreement")
+    hp.add_argument("--db", required=True, help="the votes database of eve-bench human serve")
+    hp.add_argument("--out", help="folder for human_eval.md, human_eval.csv and votes.csv (every vote)")
 
     p = sub.add_parser("synth", help="the synthetic suite: preview it")
     synth_sub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
@@ -300,6 +312,21 @@ def _cmd_convert_viclip(args) -> int:
     return 0
 
 
+def _cmd_human(args) -> int:
+    if args.human_command == "serve":
+        from eve_bench.human.server import ServeConfig, serve
+
+        serve(ServeConfig(runs=args.runs, db=Path(args.db), host=args.host, port=args.port, ties=args.ties))
+        return 0
+    from eve_bench.human.report import write_report
+
+    text, written = write_report(Path(args.db), Path(args.out) if args.out else None)
+    print(text)
+    for path in written:
+        print(path)
+    return 0
+
+
 def _cmd_synth(args) -> int:
     from eve_bench.synth.preview import write_contact_sheet
 
@@ -310,7 +337,7 @@ def _cmd_synth(args) -> int:
 
 COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard,
             "paper-tables": _cmd_paper_tables, "validity": _cmd_validity,
-            "convert-viclip": _cmd_convert_viclip, "synth": _cmd_synth}
+            "convert-viclip": _cmd_convert_viclip, "human": _cmd_human, "synth": _cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

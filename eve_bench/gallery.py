@@ -84,14 +84,15 @@ def _small(video: Video, max_side: int | None) -> Video:
     return Video(resize_frames(video.frames, size), fps=video.fps)
 
 
-def write_reference_videos(sample: Sample, frame_policy: dict, source: Path, ground_truth: Path,
+def write_reference_videos(sample: Sample, frame_policy: dict, source: Path, ground_truth: Path | None,
                            max_side: int | None) -> tuple[Path | None, Path | None]:
-    """Write the sample's source and (where the suite has one) ground truth as mp4s, under the run's
-    frame policy, at most `max_side` pixels on a side. Returns the paths written (None: no such video)."""
+    """Write the sample's source and (where the suite has one and `ground_truth` names a file) its
+    ground truth as mp4s, under the run's frame policy, at most `max_side` pixels on a side.
+    Returns the paths written (None: no such video)."""
     policy = FramePolicy(**frame_policy) if frame_policy else FramePolicy()
     src = _small(policy.apply(sample.load_source()), max_side)
     write_mp4(src, source, crf=23)
-    if sample.load_ground_truth is None:
+    if sample.load_ground_truth is None or ground_truth is None:
         return source, None
     write_mp4(_small(policy.apply(sample.load_ground_truth()), max_side), ground_truth, crf=23)
     return source, ground_truth
