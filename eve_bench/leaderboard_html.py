@@ -197,8 +197,8 @@ _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:.5em 0 1.2em;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
-th:first-child,th:nth-child(2){text-align:left}
-td:first-child,td:nth-child(2){text-align:left;white-space:normal;max-width:28em;overflow-wrap:anywhere}
+th:first-child,#overall th:nth-child(2){text-align:left}
+td:first-child,#overall td:nth-child(2),#reported td:nth-child(2){text-align:left;white-space:normal;max-width:28em;overflow-wrap:anywhere}
 th button{all:unset;cursor:pointer;font-weight:600}
 th[aria-sort=ascending] button::after{content:" ▲"} th[aria-sort=descending] button::after{content:" ▼"}
 thead{background:#f0f3f7} tr.quoted{background:#fbf8ec} .badge{background:#c9a227;color:#fff;border-radius:3px;padding:0 4px;font-size:11px}
