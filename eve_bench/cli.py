@@ -1,4 +1,4 @@
-"""`eve-bench` command line: run, eval, list, leaderboard, paper-tables, validity, convert-viclip, synth."""
+"""`eve-bench` command line: run, eval, list, leaderboard, paper-tables, validity, convert-viclip, human, synth."""
 
 from __future__ import annotations
 
@@ -102,10 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="with 'tasks': the suite whose tasks to show")
     p.add_argument("--data", help="with 'tasks': the suite's data folder, where it needs one")
 
-    p = sub.add_parser("leaderboard", help="tabulate finished runs (markdown, CSV, bar chart)")
+    p = sub.add_parser("leaderboard", help="tabulate finished runs (markdown, CSV, bar chart, HTML with a video gallery)")
     p.add_argument("runs", nargs="+", help="run folders (each with summary.json), all on the same suite")
-    p.add_argument("--out", required=True, help="folder for leaderboard.md, leaderboard.csv and leaderboard.png")
-    p.add_argument("--title", help="title of the markdown page")
+    p.add_argument("--out", required=True, help="folder for leaderboard.md, .csv, .png, .html and the gallery's leaderboard_media/")
+    p.add_argument("--title", help="title of the markdown and HTML pages")
+    p.add_argument("--gallery-per-task", type=int, default=2, metavar="N",
+                   help="samples per task in the HTML gallery (their videos are copied beside the page); 0: no gallery. Default 2")
+    p.add_argument("--gallery-size", type=int, default=128, metavar="PX",
+                   help="gallery videos at most PX pixels on a side (larger previews are transcoded). Default 128")
     p.add_argument("--reported", choices=["tgve", "tgve-plus"],
                    help="add the published numbers of this benchmark beside the runs (runs must be on the same suite)")
 
@@ -141,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="folder to write (pass it as --viclip-model)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a full unpickle (which can run code) for checkpoints holding more than tensors; only for files you trust")
+
+    p = sub.add_parser("human", help="pairwise human evaluation in the browser (EVE's protocol): serve the rating page, report the votes")
+    human_sub = p.add_subparsers(dest="human_command", required=True, metavar="ACTION")
+    hp = human_sub.add_parser("serve", help="serve the rating page for every pair of these runs; votes go to --db")
+    hp.add_argument("runs", nargs="+", help="two or more run folders on the same suite (their previews are shown)")
+    hp.add_argument("--db", required=True, help="SQLite file for the votes (created; reopened to resume)")
+    hp.add_argument("--host", default="127.0.0.1", help="interface to listen on; default 127.0.0.1 (this machine only)")
+    hp.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one. Default 8000")
+    hp.add_argument("--ties", action="store_true", help="let raters answer 'tie'")
+    hp = human_sub.add_parser("report", help="the votes as EVE's human table (% preferring A per question, Avg.), with intervals and agreement")
+    hp.add_argument("--db", required=True, help="the votes database of eve-bench human serve")
+    hp.add_argument("--out", help="folder for human_eval.md, human_eval.csv and votes.csv (every vote)")
 
     p = sub.add_parser("synth", help="the synthetic suite: preview it")
     synth_sub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
@@ -259,7 +275,7 @@ def _cmd_list(args) -> int:
 def _cmd_leaderboard(args) -> int:
     from eve_bench.leaderboard import write_leaderboard
 
-    for path in write_leaderboard(args.runs, args.out, args.title, args.reported):
+    for path in write_leaderboard(args.runs, args.out, args.title, args.reported, args.gallery_per_task, args.gallery_size):
         print(path)
     return 0
 
@@ -296,6 +312,21 @@ def _cmd_convert_viclip(args) -> int:
     return 0
 
 
+def _cmd_human(args) -> int:
+    if args.human_command == "serve":
+        from eve_bench.human.server import ServeConfig, serve
+
+        serve(ServeConfig(runs=args.runs, db=Path(args.db), host=args.host, port=args.port, ties=args.ties))
+        return 0
+    from eve_bench.human.report import write_report
+
+    text, written = write_report(Path(args.db), Path(args.out) if args.out else None)
+    print(text)
+    for path in written:
+        print(path)
+    return 0
+
+
 def _cmd_synth(args) -> int:
     from eve_bench.synth.preview import write_contact_sheet
 
@@ -306,7 +337,7 @@ def _cmd_synth(args) -> int:
 
 COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard,
             "paper-tables": _cmd_paper_tables, "validity": _cmd_validity,
-            "convert-viclip": _cmd_convert_viclip, "synth": _cmd_synth}
+            "convert-viclip": _cmd_convert_viclip, "human": _cmd_human, "synth": _cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

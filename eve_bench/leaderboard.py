@@ -1,4 +1,5 @@
-"""Leaderboards from finished runs: a markdown table, a CSV and a bar chart per metric.
+"""Leaderboards from finished runs: a markdown table, a CSV, a bar chart per metric and an HTML page
+(eve_bench.leaderboard_html: the same tables, sortable, and a gallery of the runs' outputs).
 
 Each run folder contributes one row (its overall means); per-task tables follow. The identity
 model is the lower bound a method must beat, so its row is marked as the reference.
@@ -296,13 +297,18 @@ def render_plot(rows: list[dict], path: Path) -> None:
 
 
 def write_leaderboard(run_dirs: list[str | Path], out: str | Path, title: str | None = None,
-                      reported: str | None = None) -> list[Path]:
+                      reported: str | None = None, gallery_per_task: int = 2, gallery_size: int | None = 128) -> list[Path]:
+    """leaderboard.md, .csv, .png and .html (with a gallery of `gallery_per_task` samples per task,
+    videos at most `gallery_size` pixels on a side, in leaderboard_media/) in `out`."""
+    from eve_bench.leaderboard_html import build_gallery, render_html  # it builds on this module
+
     rows = collect(run_dirs)
     if reported:
         reported_table(rows, reported)  # refuse a wrong benchmark before writing anything
     out = Path(out)
-    written = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.png"]
+    written = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.png", out / "leaderboard.html"]
     atomic_write_text(written[0], render_markdown(rows, title, reported))
     atomic_write_text(written[1], render_csv(rows))
     render_plot(rows, written[2])
+    atomic_write_text(written[3], render_html(rows, build_gallery(rows, out, gallery_per_task, gallery_size), title, reported))
     return [p for p in written if p.exists()]

@@ -2,6 +2,7 @@
 # Regenerates every leaderboard in this folder from runs made with the commands below.
 # Usage (from the repo root): bash leaderboards/generate.sh [RUNS_DIR]
 # Runs are resumable: re-running skips finished samples. Add a model by adding its run here.
+# Each leaderboard also gets leaderboard.html with a gallery of 2 samples per task (leaderboard_media/).
 set -euo pipefail
 RUNS=${1:-runs/leaderboards}
 

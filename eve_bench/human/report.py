@@ -1,0 +1,199 @@
+"""`eve-bench human report`: the votes as EVE's human-evaluation table, with uncertainty and agreement.
+
+One row per pair of runs (A = the earlier on the `serve` command line, B = the later): per question,
+the % of judgements preferring A with ties split (50 = parity, as the paper prints it; its rows are
+"% preferring EVE"), and Avg., their mean, in the format and with the result types of the
+ground-truth-judged preferences (eve_bench.gt_preference, paper_tables.preference_cells). Counts of
+A / tie / B judgements are given apart, so ties are never hidden in the split.
+
+The 95% interval resamples samples, each with all the judgements on it (a cluster bootstrap): the
+raters who judged one sample share its difficulty, so resampling single judgements would make the
+interval too narrow. The estimate is still the plain share of judgements.
+
+Agreement, where several raters judged the same item (pair and sample): the share of pairs of
+raters on an item who gave the same answer, and Krippendorff's alpha (nominal), which corrects it
+for chance and allows any number of raters per item.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eve_bench.gt_preference import Preference, QuestionResult
+from eve_bench.human.store import connect, study_runs
+from eve_bench.human.study import QUESTIONS, Run
+from eve_bench.leaderboard import md_cell
+from eve_bench.paper_tables import PREFERENCE_HEADER, preference_cells
+from eve_bench.reported import QUESTIONS as PAPER_QUESTIONS
+from eve_bench.uncertainty import bootstrap_interval, sign_test
+from eve_bench.video import atomic_write_text
+
+SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
+VOTE_COLUMNS = ("assignment", "rater", "run_a", "run_b", "sample", "left_run", *QUESTIONS, "created")
+
+
+@dataclass(frozen=True)
+class Vote:
+    assignment: int
+    rater: str
+    run_a: str
+    run_b: str
+    sample: str
+    left_run: str
+    answers: dict  # question -> "a" | "b" | "tie"
+    created: str
+
+
+@dataclass(frozen=True)
+class Agreement:
+    question: str
+    items: int  # items judged by two raters or more
+    rater_pairs: int
+    percent: float | None  # % of rater pairs on an item who agree
+    alpha: float | None  # Krippendorff's alpha, nominal; None when every answer is the same
+
+
+@dataclass(frozen=True)
+class PairReport:
+    a: Run
+    b: Run
+    votes: int
+    preference: Preference
+    agreement: tuple[Agreement, ...]
+
+
+def load_votes(db: Path) -> tuple[list[Run], bool, list[Vote]]:
+    if not Path(db).is_file():
+        raise FileNotFoundError(f"{db}: no votes database")
+    conn = connect(db)
+    try:
+        runs, ties = study_runs(conn)
+        rows = conn.execute(f"SELECT {', '.join(VOTE_COLUMNS)} FROM votes ORDER BY assignment").fetchall()
+    finally:
+        conn.close()
+    return runs, ties, [Vote(r[0], r[1], r[2], r[3], r[4], r[5], dict(zip(QUESTIONS, r[6:9])), r[9]) for r in rows]
+
+
+def preference(votes: list[Vote]) -> Preference:
+    """A against B over these votes: per question wins / ties / losses and the share preferring A,
+    with a bootstrap interval over samples."""
+    samples = sorted({v.sample for v in votes})
+    row = {s: i for i, s in enumerate(samples)}
+    # Per sample and question: the sum of scores (A 1, tie 0.5, B 0) and the number of judgements.
+    data = np.zeros((len(samples), 2 * len(QUESTIONS)))
+    for v in votes:
+        for j, q in enumerate(QUESTIONS):
+            data[row[v.sample], 2 * j] += SCORE[v.answers[q]]
+            data[row[v.sample], 2 * j + 1] += 1
+
+    def share(j: int):
+        return lambda x: 100 * x[..., 2 * j].sum(axis=-1) / x[..., 2 * j + 1].sum(axis=-1)
+
+    results = []
+    for j, (q, name) in enumerate(zip(QUESTIONS, PAPER_QUESTIONS)):
+        counts = Counter(v.answers[q] for v in votes)
+        results.append(QuestionResult(name, counts["a"], counts["tie"], counts["b"], bootstrap_interval(data, share(j)),
+                                      sign_test(counts["a"], counts["b"])))
+    avg = bootstrap_interval(data, lambda x: np.mean([share(j)(x) for j in range(len(QUESTIONS))], axis=0))
+    return Preference(tuple(results), avg, len(samples))
+
+
+def agreement(votes: list[Vote], question: str) -> Agreement:
+    by_item: dict[tuple, list[str]] = {}
+    for v in votes:
+        by_item.setdefault((v.run_a, v.run_b, v.sample), []).append(v.answers[question])
+    units = [answers for answers in by_item.values() if len(answers) >= 2]
+    pairs = [(x, y) for answers in units for x, y in itertools.combinations(answers, 2)]
+    percent = 100 * sum(x == y for x, y in pairs) / len(pairs) if pairs else None
+    # Krippendorff's alpha (nominal): the coincidence matrix counts every ordered pair of answers
+    # within a unit, weighted 1 / (m - 1) for a unit with m answers.
+    coincidence: Counter = Counter()
+    for answers in units:
+        for i, j in itertools.permutations(range(len(answers)), 2):
+            coincidence[answers[i], answers[j]] += 1 / (len(answers) - 1)
+    totals: Counter = Counter()
+    for (c, _), w in coincidence.items():
+        totals[c] += w
+    n = sum(totals.values())
+    disagree = sum(w for (c, k), w in coincidence.items() if c != k)
+    expected = sum(totals[c] * totals[k] for c in totals for k in totals if c != k)
+    alpha = 1 - (n - 1) * disagree / expected if expected else None
+    return Agreement(question, len(units), len(pairs), percent, alpha)
+
+
+def build_report(db: Path) -> tuple[list[Run], bool, list[Vote], list[PairReport]]:
+    runs, ties, votes = load_votes(db)
+    by_path = {r.path: r for r in runs}
+    reports = []
+    for a, b in itertools.combinations(runs, 2):
+        pair_votes = [v for v in votes if (v.run_a, v.run_b) == (a.path, b.path)]
+        if pair_votes:
+            reports.append(PairReport(by_path[a.path], by_path[b.path], len(pair_votes), preference(pair_votes),
+                                      tuple(agreement(pair_votes, q) for q in QUESTIONS)))
+    return runs, ties, votes, reports
+
+
+def _fmt(x: float | None, digits: str) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:{digits}}"
+
+
+TABLE_HEADER = ["A", "B", "votes", "samples"] + [f"{h} (% A)" for h in PREFERENCE_HEADER] + \
+               [f"{q} A / tie / B" for q in PAPER_QUESTIONS]
+
+
+def table_rows(reports: list[PairReport]) -> list[list[str]]:
+    return [[p.a.label, p.b.label, str(p.votes), str(p.preference.n_shared)] + preference_cells(p.preference)
+            + [f"{q.wins} / {q.ties} / {q.losses}" for q in p.preference.questions] for p in reports]
+
+
+def render_markdown(db: Path, runs: list[Run], ties: bool, votes: list[Vote], reports: list[PairReport]) -> str:
+    raters = sorted({v.rater for v in votes})
+    lines = ["# Human evaluation", "",
+             f"{len(votes)} judgements by {len(raters)} rater(s) ({md_cell(', '.join(raters))}) in `{md_cell(db)}`; "
+             f"ties {'allowed' if ties else 'not allowed'}. Raters saw the input video, the output caption and the "
+             "instruction, and the two edits side by side in random order without the models' names (EVE's protocol, "
+             "paper section 5.4).", "",
+             "Each cell: % of judgements preferring A (ties split, 50 = parity) with its 95% bootstrap interval over "
+             "samples; Avg. is the mean of the three questions. The last columns count judgements for A, ties and for B.", "",
+             "| " + " | ".join(md_cell(h) for h in TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in table_rows(reports)]
+    lines += ["", "## Agreement between raters", "",
+              "On items (a pair and a sample) judged by two raters or more: % of pairs of raters giving the same answer, "
+              "and Krippendorff's alpha (nominal; 1 = perfect, 0 = chance).", "",
+              "| A | B | question | items | rater pairs | agreement % | alpha |", "|---|---|---|---|---|---|---|"]
+    for p in reports:
+        for g, name in zip(p.agreement, PAPER_QUESTIONS):
+            lines.append(f"| {md_cell(p.a.label)} | {md_cell(p.b.label)} | {name} | {g.items} | {g.rater_pairs} | "
+                         f"{_fmt(g.percent, '.1f')} | {_fmt(g.alpha, '.2f')} |")
+    lines += ["", "Runs: " + ", ".join(f"{md_cell(r.label)} = `{md_cell(r.path)}`" for r in runs), ""]
+    return "\n".join(lines)
+
+
+def _csv(header, rows) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    # Spreadsheets run a cell starting with = + - @ as a formula; a leading ' keeps it text.
+    writer.writerows([["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(str, row)] for row in rows])
+    return buf.getvalue()
+
+
+def write_report(db: Path, out: Path | None) -> tuple[str, list[Path]]:
+    """The report's markdown, and (with `out`) human_eval.md, human_eval.csv (the table) and votes.csv (every vote)."""
+    runs, ties, votes, reports = build_report(db)
+    text = render_markdown(db, runs, ties, votes, reports)
+    if out is None:
+        return text, []
+    written = [out / "human_eval.md", out / "human_eval.csv", out / "votes.csv"]
+    atomic_write_text(written[0], text)
+    atomic_write_text(written[1], _csv(TABLE_HEADER, table_rows(reports)))
+    atomic_write_text(written[2], _csv(VOTE_COLUMNS, [[v.assignment, v.rater, v.run_a, v.run_b, v.sample, v.left_run,
+                                                       *(v.answers[q] for q in QUESTIONS), v.created] for v in votes]))
+    return text, written

@@ -1,0 +1,195 @@
+"""`eve-bench human serve`: the pairwise rating page on the standard library's ThreadingHTTPServer.
+
+No web framework: the app is two static files (page.html, page.js), two JSON endpoints and the
+videos. What it answers:
+
+- `GET /`, `GET /page.js`: the page.
+- `GET /api/next?rater=NAME`: the rater's current assignment (videos as URLs, the output caption,
+  the instruction, the questions, progress) or `{"done": true}`. Model names are never sent.
+- `POST /api/vote` (JSON `{"rater", "assignment", "answers": {"text", "structure", "quality"}}`, each
+  answer "left", "right" or, with --ties, "tie"): stored in one transaction; malformed -> 400, an
+  assignment that is not the rater's -> 404, answered twice -> 409, each with a JSON `error`.
+- `GET /media/out/<run>/<key>.mp4`, `GET /media/source/<key>.mp4`: looked up in the study's own
+  tables (the runs' previews, the rebuilt inputs), never joined onto a path, so no request can
+  reach any other file.
+
+It binds 127.0.0.1 unless another --host is given. Votes are POSTed as application/json, which a
+page on another site cannot send without a CORS preflight this server never grants.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from eve_bench.human.store import Assignment, Store, VoteError
+from eve_bench.human.study import QUESTION_TEXT, QUESTIONS, Study, load_study
+
+MAX_BODY = 4096
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STATIC = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript; charset=utf-8")}
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Only this server's own script runs; data reaches the page as text (textContent), never as markup.
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    runs: list[str]
+    db: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ties: bool = False
+
+
+def media_path(cfg_db: Path) -> Path:
+    """Where the rebuilt input videos are kept: beside the database."""
+    return Path(str(cfg_db) + ".media")
+
+
+def _media_table(study: Study) -> dict[str, Path]:
+    """URL path -> file, for every video the page may ask for."""
+    table = {}
+    for i, outputs in enumerate(study.outputs):
+        for key, path in outputs.items():
+            table[f"/media/out/{i}/{quote(key)}.mp4"] = path
+    for key, path in study.sources.items():
+        table[f"/media/source/{quote(key)}.mp4"] = path
+    return table
+
+
+def assignment_json(study: Study, a: Assignment, progress: tuple[int, int], ties: bool) -> dict:
+    right = a.item.b if a.left == a.item.a else a.item.a
+    prompts = study.prompts[a.item.key]
+    return {
+        "done": False, "assignment": a.id, "progress": list(progress), "ties": ties,
+        "questions": [{"id": q, "text": QUESTION_TEXT[q]} for q in QUESTIONS],
+        "source": f"/media/source/{quote(a.item.key)}.mp4" if a.item.key in study.sources else None,
+        "left": f"/media/out/{a.left}/{quote(a.item.key)}.mp4",
+        "right": f"/media/out/{right}/{quote(a.item.key)}.mp4",
+        "caption": prompts.target_caption, "instruction": prompts.instruction,
+    }
+
+
+def make_handler(study: Study, store: Store, ties: bool) -> type[BaseHTTPRequestHandler]:
+    media = _media_table(study)
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "eve-bench-human"
+        sys_version = ""
+
+        def log_message(self, format, *args):  # one line per request is noise for a rating session
+            pass
+
+        def _send(self, status: int, body: bytes, content_type: str, extra: dict | None = None) -> None:
+            self.send_response(status)
+            for k, v in {**HEADERS, "Content-Type": content_type, "Content-Length": str(len(body)),
+                         "Cache-Control": "no-store", **(extra or {})}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, status: int, obj: dict) -> None:
+            self._send(status, json.dumps(obj).encode(), "application/json")
+
+        def _error(self, status: int, message: str) -> None:
+            self._json(status, {"error": message})
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path in STATIC:
+                name, kind = STATIC[url.path]
+                self._send(200, files("eve_bench.human").joinpath(name).read_bytes(), kind)
+            elif url.path == "/api/next":
+                self._next(parse_qs(url.query).get("rater", [""])[0])
+            elif url.path in media:
+                self._file(media[url.path])
+            else:
+                self._error(404, "not found")
+
+        do_HEAD = do_GET
+
+        def _next(self, rater: str) -> None:
+            try:
+                a = store.next_assignment(rater)
+                progress = store.progress(rater)
+            except VoteError as e:
+                return self._error(e.status, str(e))
+            self._json(200, {"done": True, "progress": list(progress)} if a is None else assignment_json(study, a, progress, ties))
+
+        def _file(self, path: Path) -> None:
+            data = path.read_bytes()  # previews are small; a Range answer lets the browser seek and loop
+            start, end = 0, len(data) - 1
+            spec = self.headers.get("Range", "")
+            if spec.startswith("bytes=") and "," not in spec:
+                first, _, last = spec[6:].partition("-")
+                try:
+                    start, end = (int(first), min(int(last or end), end)) if first else (max(0, len(data) - int(last)), end)
+                except ValueError:
+                    start, end = 0, len(data) - 1
+                if start > end:
+                    return self._send(416, b"", "video/mp4", {"Content-Range": f"bytes */{len(data)}"})
+                return self._send(206, data[start:end + 1], "video/mp4",
+                                  {"Content-Range": f"bytes {start}-{end}/{len(data)}", "Accept-Ranges": "bytes"})
+            self._send(200, data, "video/mp4", {"Accept-Ranges": "bytes"})
+
+        def do_POST(self) -> None:
+            if urlsplit(self.path).path != "/api/vote":
+                return self._error(404, "not found")
+            if self.headers.get_content_type() != "application/json":
+                return self._error(415, "votes are sent as application/json")
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                return self._error(411, "Content-Length is required")
+            if not 0 < length <= MAX_BODY:
+                return self._error(413, f"a vote is at most {MAX_BODY} bytes")
+            try:
+                body = json.loads(self.rfile.read(length))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return self._error(400, "the body is not JSON")
+            if not isinstance(body, dict) or not isinstance(body.get("assignment"), int) or isinstance(body.get("assignment"), bool):
+                return self._error(400, 'a vote is {"rater": NAME, "assignment": ID, "answers": {...}}')
+            try:
+                store.vote(body.get("rater"), body["assignment"], body.get("answers"))
+                self._json(200, {"ok": True, "progress": list(store.progress(body["rater"]))})
+            except VoteError as e:
+                self._error(e.status, str(e))
+
+    return Handler
+
+
+def make_server(cfg: ServeConfig) -> ThreadingHTTPServer:
+    """The bound server (port 0: any free port; see server.server_address); the caller serves and closes it."""
+    study = load_study(cfg.runs, media_path(cfg.db))
+    store = Store(cfg.db, study, cfg.ties)
+    try:
+        server = ThreadingHTTPServer((cfg.host, cfg.port), make_handler(study, store, cfg.ties))
+    except OSError as e:  # port taken, unknown host: one line, not a traceback
+        raise ValueError(f"cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e}") from None
+    server.daemon_threads = True
+    return server
+
+
+def serve(cfg: ServeConfig) -> None:
+    server = make_server(cfg)
+    host, port = server.server_address[:2]
+    if cfg.host not in LOOPBACK:
+        print(f"eve-bench human: WARNING: listening on {cfg.host}, reachable from other machines", file=sys.stderr)
+    print(f"eve-bench human: serving http://{host}:{port}/ ; votes in {cfg.db} (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
