@@ -35,6 +35,28 @@ CONFIG_NAME = "eve_config.json"
 FORMAT = "eve-reference-checkpoint"
 
 
+@dataclass(frozen=True)
+class AdapterPart:
+    """An adapter of the checkpoint: its folder (and `EVEModel` attribute), its diffusers class and
+    the entry point that trains it. The one list of them is `ADAPTERS`."""
+
+    name: str
+    diffusers_class: str
+    trainer: str
+
+    @property
+    def path_key(self) -> str:
+        return f"{self.name}_path"  # where eve_config.json may point elsewhere
+
+
+ADAPTERS = (
+    AdapterPart("edit_adapter", "ControlNetModel", "reference.train_edit_adapter"),
+    AdapterPart("video_adapter", "MotionAdapter", "reference.train_video_adapter"),
+)
+# what save_pretrained writes; a student (reference.student) lives beside them in align*/
+SAVED_PARTS = ("backbone", *(a.name for a in ADAPTERS), CONFIG_NAME)
+
+
 @dataclass
 class EVEConfig:
     preset: str = "tiny"
@@ -162,25 +184,27 @@ class EVEModel:
     def reset_video_unet(self) -> None:
         self._video_unet = None
 
+    def adapters(self) -> dict[str, torch.nn.Module | None]:
+        return {a.name: getattr(self, a.name) for a in ADAPTERS}
+
     def to(self, device=None, dtype=None) -> "EVEModel":
         self.backbone.to(device, dtype)
         kw = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
-        for m in (self.edit_adapter, self.video_adapter, self._video_unet):
+        for m in (*self.adapters().values(), self._video_unet):
             if m is not None and kw:
                 m.to(**kw)
         return self
 
     def freeze(self) -> "EVEModel":
         self.backbone.freeze()
-        for m in (self.edit_adapter, self.video_adapter):
+        for m in self.adapters().values():
             if m is not None:
                 m.requires_grad_(False).eval()
         return self
 
     def param_counts(self) -> dict[str, int]:
         counts = {k: count_params(m) for k, m in self.backbone.modules().items()}
-        counts["edit_adapter"] = count_params(self.edit_adapter)
-        counts["video_adapter"] = count_params(self.video_adapter)
+        counts.update({k: count_params(m) for k, m in self.adapters().items()})
         counts["total"] = sum(counts.values())
         return counts
 
@@ -190,12 +214,11 @@ class EVEModel:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         self.backbone.save_pretrained(d / "backbone")
-        if self.edit_adapter is not None:
-            self.edit_adapter.save_pretrained(d / "edit_adapter", safe_serialization=True)
-        if self.video_adapter is not None:
-            self.video_adapter.save_pretrained(d / "video_adapter", safe_serialization=True)
-        cfg = EVEConfig(**{**asdict(self.config), "backbone_path": None, "edit_adapter_path": None, "video_adapter_path": None})
-        cfg.save(d)
+        for name, m in self.adapters().items():
+            if m is not None:
+                m.save_pretrained(d / name, safe_serialization=True)
+        paths = {"backbone_path": None, **{a.path_key: None for a in ADAPTERS}}
+        EVEConfig(**{**asdict(self.config), **paths}).save(d)
 
     @classmethod
     def from_pretrained(
@@ -206,7 +229,7 @@ class EVEModel:
         require: tuple[str, ...] = (),
     ) -> "EVEModel":
         """Load a checkpoint; `require` names adapters ("edit_adapter", "video_adapter") that must exist."""
-        from diffusers import ControlNetModel, MotionAdapter
+        import diffusers
 
         d = Path(directory)
         config = EVEConfig.load(d)
@@ -219,23 +242,19 @@ class EVEModel:
         backbone = Backbone.from_pretrained(where("backbone_path", "backbone"), torch_dtype=torch_dtype)
         kw = {"torch_dtype": torch_dtype}
         parts = {}
-        for name, klass, attr in (
-            ("edit_adapter", ControlNetModel, "edit_adapter_path"),
-            ("video_adapter", MotionAdapter, "video_adapter_path"),
-        ):
-            path = where(attr, name)
+        for a in ADAPTERS:
+            path = where(a.path_key, a.name)
             if (path / "config.json").is_file():
-                parts[name] = klass.from_pretrained(path, **kw, use_safetensors=True)
-            elif name in require:
-                script = "train_edit_adapter" if name == "edit_adapter" else "train_video_adapter"
+                parts[a.name] = getattr(diffusers, a.diffusers_class).from_pretrained(path, **kw, use_safetensors=True)
+            elif a.name in require:
                 raise FileNotFoundError(
-                    f"{d} has no {name} (expected a diffusers model directory at {path}); "
-                    f"train it with `python -m reference.{script} --weights {d}` or point "
-                    f"{attr} in {CONFIG_NAME} at one"
+                    f"{d} has no {a.name} (expected a diffusers model directory at {path}); "
+                    f"train it with `python -m {a.trainer} --weights {d}` or point "
+                    f"{a.path_key} in {CONFIG_NAME} at one"
                 )
             else:
-                parts[name] = None
-        model = cls(backbone, parts["edit_adapter"], parts["video_adapter"], config).freeze()
+                parts[a.name] = None
+        model = cls(backbone, config=config, **parts).freeze()
         if device is not None:
             model.to(device)
         return model

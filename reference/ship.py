@@ -25,7 +25,6 @@ from reference.training import RUN_RECORD, run_record, truncate_log
 
 LOG_FILES = ("loss.jsonl", "train_config.json", RUN_RECORD)
 STAGE_ORDER = ("backbone_vae", "backbone_t2i", "backbone_vae_decoder", "edit_adapter", "video_adapter")
-_PARTS = ("backbone", "edit_adapter", "video_adapter", "eve_config.json")  # written by save_pretrained
 
 
 @dataclass
@@ -91,7 +90,7 @@ def vae_psnr(model, frames: int = VAE_CHECK_FRAMES, seed: int = 123, style_share
 def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
     import torch
 
-    from reference.checkpoint import EVEModel
+    from reference.checkpoint import SAVED_PARTS, EVEModel
 
     run, out = Path(run), Path(out)
     model = EVEModel.from_pretrained(run / "model", torch_dtype=torch.float16)
@@ -115,7 +114,7 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
         summaries.append(summarize(dest / "loss.jsonl"))
     if out.is_dir():  # keep what a person wrote (TRAINING.md), then swap whole directories
         for extra in out.iterdir():
-            if extra.name not in (*_PARTS, "logs"):
+            if extra.name not in (*SAVED_PARTS, "logs"):
                 (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, tmp / extra.name)
         previous = out.with_name(out.name + ".previous")
         shutil.rmtree(previous, ignore_errors=True)
@@ -137,7 +136,9 @@ def _note_for(notes: dict, log_dir: Path) -> dict:
     direct = notes.get(name.removeprefix("backbone_"))
     if direct is not None and "run" not in direct:
         return direct
-    part = next((p for p in ("edit_adapter", "video_adapter") if name == p or name.startswith(p + "_")), None)
+    from reference.checkpoint import ADAPTERS
+
+    part = next((a.name for a in ADAPTERS if name == a.name or name.startswith(a.name + "_")), None)
     note = direct or notes.get(part)
     run_id = run_record(log_dir).get("id")
     while note:
