@@ -126,6 +126,10 @@ def test_fdd_trains_only_the_lora_and_the_heads(ckpt, tmp_path):
     result = train(_cfg(weights, tmp_path / "run"), stream_fn=STREAM)
     rows = _log(tmp_path / "run")
     assert [r["phase"] for r in rows] == ["sds", "sds", "adversarial", "adversarial"]
+    from reference.fdd_summary import summary_table
+
+    table = summary_table([tmp_path / "run"], window=1)
+    assert "| run | sds, first 1 | 1-1 |" in table and "| run | adversarial, last 1 | 4-4 |" in table
     assert {"sds_e", "sds_v", "gap_e", "gap_v", "g_e", "g_v", "d_e", "d_v", "acc_e", "acc_v"} <= set(rows[-1])
     after = EVEModel.from_pretrained(weights)  # the teachers and the backbone on disk: untouched
     for name in ("edit_adapter", "video_adapter"):
