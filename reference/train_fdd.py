@@ -35,7 +35,7 @@ from reference.training import (
     _release_accelerator_state,
     _save_checkpoint,
     _start_run_record,
-    latest_checkpoint,
+    resume_state,
     stream_seed,
     truncate_log,
 )
@@ -177,14 +177,7 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
         stream_fn = lambda seed: make_stream("edit_clip", seed=seed, size=model.config.resolution,  # noqa: E731
                                              num_frames=model.config.num_frames)
 
-    step = 0
-    ckpt = latest_checkpoint(out) if cfg.resume or cfg.export_only else None
-    if cfg.export_only and ckpt is None:
-        raise FileNotFoundError(f"--export-only: no checkpoint under {out / 'checkpoints'} to export")
-    if ckpt is not None:
-        accelerator.load_state(str(ckpt))
-        step = json.loads((ckpt / "trainer.json").read_text())["step"]
-        accelerator.print(f"resumed from {ckpt} at step {step}")
+    step, ckpt = resume_state(accelerator, cfg, out)
     log_path = out / "loss.jsonl"
     if not cfg.export_only and accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)

@@ -179,14 +179,7 @@ def run_training(
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
 
-    step = 0
-    ckpt = latest_checkpoint(out) if cfg.resume or cfg.export_only else None
-    if cfg.export_only and ckpt is None:
-        raise FileNotFoundError(f"--export-only: no checkpoint under {out / 'checkpoints'} to export")
-    if ckpt is not None:
-        accelerator.load_state(str(ckpt))
-        step = json.loads((ckpt / "trainer.json").read_text())["step"]
-        accelerator.print(f"resumed from {ckpt} at step {step}")
+    step, ckpt = resume_state(accelerator, cfg, out)
     if cfg.export_only:
         _adopt_run_config(cfg, out)
         cfg.steps = step  # the export's notes then record the steps the snapshot really had
@@ -241,6 +234,20 @@ def run_training(
         if ema is not None:
             ema.restore(params)
     return {"step": step, "loss": last_loss, "seconds": time.time() - t0, "log": str(log_path)}
+
+
+def resume_state(accelerator, cfg: TrainConfig, out: Path) -> tuple[int, Path | None]:
+    """Load the newest checkpoint under `out` into the accelerator's registered state when the run
+    resumes or exports; returns (step, checkpoint), (0, None) for a fresh start."""
+    ckpt = latest_checkpoint(out) if cfg.resume or cfg.export_only else None
+    if cfg.export_only and ckpt is None:
+        raise FileNotFoundError(f"--export-only: no checkpoint under {out / 'checkpoints'} to export")
+    if ckpt is None:
+        return 0, None
+    accelerator.load_state(str(ckpt))
+    step = json.loads((ckpt / "trainer.json").read_text())["step"]
+    accelerator.print(f"resumed from {ckpt} at step {step}")
+    return step, ckpt
 
 
 # what an --export-only command decides for itself; every other setting is the run's own
