@@ -266,7 +266,7 @@ def test_leaderboard_from_runs(tgve_zip, tmp_path, monkeypatch):
 def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monkeypatch):
     from eve_bench.metrics import METRICS, MetricOptions, MissingWeightsError
     from eve_bench.metrics.pixel import SourceMAE
-    from eve_bench.runner import _prepared_metrics
+    from eve_bench.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     class NeedsWeights(SourceMAE):
@@ -277,21 +277,21 @@ def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monk
 
     monkeypatch.setattr(METRICS, "_entries", dict(METRICS._entries, needs_weights=NeedsWeights))
     suite = Suite("s", "1", ("style",), (), default_metrics=("needs_weights", "source_mae"))
-    metrics, skipped = _prepared_metrics(None, suite, MetricOptions())
+    metrics, skipped = requested_metrics(None, suite, MetricOptions())
     assert [m.name for m in metrics] == ["source_mae"] and "--x-model" in skipped["needs_weights"]
     with pytest.raises(MissingWeightsError, match="--x-model"):
-        _prepared_metrics(["needs_weights"], suite, MetricOptions())
+        requested_metrics(["needs_weights"], suite, MetricOptions())
 
 
 def test_suite_metric_defaults_fill_unset_options_only(monkeypatch):
     from eve_bench.metrics import MetricOptions
-    from eve_bench.runner import _prepared_metrics
+    from eve_bench.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     seen = []
-    monkeypatch.setattr("eve_bench.runner.build_metrics", lambda names, options: seen.append(options) or [])
+    monkeypatch.setattr("eve_bench.scoring.build_metrics", lambda names, options: seen.append(options) or [])
     suite = Suite("s", "1", ("style",), (), metric_defaults={"clip_model": "/suite/clip", "viclip_model": "/suite/viclip"})
-    _prepared_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
+    requested_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
     assert (seen[0].clip_model, seen[0].viclip_model) == ("/user/clip", "/suite/viclip")
 
 
