@@ -182,6 +182,10 @@ def _metric_options(args):
 
 
 def _print_summary(summary: dict, out: Path) -> None:
+    from eve_bench.distributed import Ranks
+
+    if not Ranks.from_env().is_main:  # one summary per job, not one per rank
+        return
     print(f"\n{summary['model']} on {summary['suite']}: {summary['n_samples']} samples, "
           f"{summary['n_failed']} failed, {summary['n_cached']} cached, {summary['n_missing']} missing")
     for name, value in summary["metrics"]["overall"].items():

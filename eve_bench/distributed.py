@@ -78,6 +78,7 @@ class Group:
     def __init__(self, ranks: Ranks, device: str) -> None:
         self.ranks = ranks
         self._group = None
+        self._owned = False  # whether this object started the process group (accelerate may have)
         if not ranks.distributed:
             return
         import torch.distributed as dist
@@ -89,8 +90,18 @@ class Group:
 
                 torch.cuda.set_device(ranks.local_rank)
             dist.init_process_group(backend=backend)
+            self._owned = True
         # Object collectives over gloo whatever the default backend: they carry a few kilobytes.
         self._group = dist.new_group(backend="gloo")
+
+    def __enter__(self) -> "Group":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._owned:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
 
     def broadcast(self, obj: Any) -> Any:
         """Rank 0's `obj` on every rank."""

@@ -43,10 +43,9 @@ def run(cfg: RunConfig) -> dict:
     """Evaluate a model on a suite; returns the summary (also written to cfg.out/summary.json)."""
     started = time.time()
     ranks = Ranks.from_env()
-    group = Group(ranks, ranks.device(cfg.device))
     folder = RunFolder(cfg.out)
     suite, n_missing = prepare_suite(cfg.selection)
-    with group.claimed(folder, cfg.identity(suite), cfg.overwrite):
+    with Group(ranks, ranks.device(cfg.device)) as group, group.claimed(folder, cfg.identity(suite), cfg.overwrite):
         metrics, skipped = requested_metrics(cfg.metrics, suite, _rank_options(cfg.metric_options, ranks))
         # Samples that failed last time (a timeout among them) go last, so that one which hangs
         # every time cannot keep the rest of the suite from ever running.
@@ -139,9 +138,9 @@ def evaluate_submission(
     cfg = RunConfig(model=f"submission:{submission}", out=folder.root, selection=selection,
                     metric_options=metric_options or MetricOptions())
     ranks = Ranks.from_env()
-    group = Group(ranks, ranks.device(cfg.metric_options.device))
     # The submission by its absolute path: `eval` of the same folder named another way is the same.
-    with group.claimed(folder, dict(cfg.identity(suite), model=f"submission:{submission.resolve()}"), overwrite):
+    identity = dict(cfg.identity(suite), model=f"submission:{submission.resolve()}")
+    with Group(ranks, ranks.device(cfg.metric_options.device)) as group, group.claimed(folder, identity, overwrite):
         built, skipped = requested_metrics(metrics, suite, _rank_options(cfg.metric_options, ranks))
         scorer = Scorer(built, selection.frame_policy)
         tally = Tally()
