@@ -307,3 +307,32 @@ def test_weights_retrained_in_place_invalidate_the_cache(tgve_zip, tmp_path, mon
     assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 4
     (weights / "model.safetensors").write_bytes(b"v2 retrained")
     assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 0
+
+
+def test_device_reaches_factories_that_name_it_or_take_kwargs(monkeypatch):
+    import types
+
+    from eve_bench.models.identity import IdentityEditor
+
+    seen = {}
+
+    def named(device="cpu"):
+        seen["named"] = device
+        return IdentityEditor()
+
+    def forwarding(**kwargs):  # as reference.baselines: the constructor behind it takes device
+        seen["kwargs"] = kwargs.get("device")
+        return IdentityEditor()
+
+    def no_device(steps=1):
+        return IdentityEditor()
+
+    module = types.ModuleType("device_factories")
+    module.named, module.forwarding, module.no_device = named, forwarding, no_device
+    monkeypatch.setitem(sys.modules, "device_factories", module)
+    load_model("device_factories:named", {}, device="cuda:1")
+    load_model("device_factories:forwarding", {}, device="cuda:1")
+    load_model("device_factories:no_device", {}, device="cuda:1")  # not passed: it would raise
+    assert seen == {"named": "cuda:1", "kwargs": "cuda:1"}
+    load_model("device_factories:forwarding", {"device": "cpu"}, device="cuda:1")
+    assert seen["kwargs"] == "cpu"  # the model args win

@@ -65,7 +65,9 @@ def resolve_factory(spec: str):
 
 
 def load_model(spec: str, model_args: dict | None = None, device: str | None = None) -> VideoEditor:
-    """Build the model; `device` is passed along only to factories with a `device` parameter."""
+    """Build the model; `device` is passed to factories that name a `device` parameter or take
+    **kwargs (the reference baselines forward theirs to a constructor that takes it), unless the
+    model args set it."""
     factory = resolve_factory(spec)
     kwargs = dict(model_args or {})
     if device is not None and "device" not in kwargs and _accepts(factory, "device"):
@@ -81,8 +83,7 @@ def _accepts(factory, name: str) -> bool:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return False
-    # Only an explicit parameter: a bare **kwargs often forwards to a constructor that rejects it.
-    return name in params
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 __all__ = [
