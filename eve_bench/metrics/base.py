@@ -75,6 +75,7 @@ class MetricOptions:
     pickscore_processor: str | None = None
     viclip_model: str | None = None
     batch_size: int = 32
+    precision: str = "fp32"  # encoders' autocast dtype: fp32 | bf16 | fp16 (encoders/precision.py)
     # Where encoder embeddings are cached; None: the default on-disk cache (EVE_BENCH_CACHE).
     embedding_cache: "EmbeddingCache | None" = None
     # ViCLIPPreprocess arguments, e.g. {"sampling": "middle", "recipe": "internvid"}.

@@ -15,6 +15,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from eve_bench.encoders.cache import EmbeddingCache
+from eve_bench.encoders import precision
 from eve_bench.encoders.clip import ClipEncoder, missing_message, resolve_weights
 from eve_bench.metrics.base import Metric, MetricInput, WeightsError
 
@@ -55,7 +56,7 @@ class _ClipMetric(Metric):
         specs = [self._spec(self.model_option)]
         if self.processor_option:
             specs.append(self._spec(self.processor_option))
-        return f"{self.name}|{'|'.join(specs)}|tgve480"
+        return f"{self.name}|{'|'.join(specs)}|tgve480{precision.id_suffix(self.options.precision)}"
 
     def _missing(self, option: str, detail: str) -> str:
         flag, default = _WEIGHTS[option]
@@ -65,13 +66,14 @@ class _ClipMetric(Metric):
     def prepare(self) -> None:
         if self._encoder is not None:
             return
+        precision.check(self.options.precision, self.options.device)
         part_option = {"model": self.model_option, "processor": self.processor_option or self.model_option}
         dirs = {o: resolve_weights(self._spec(o), lambda why, o=o: self._missing(o, why))
                 for o in dict.fromkeys(part_option.values())}
         try:
             self._encoder = ClipEncoder.shared(
                 dirs[part_option["model"]], dirs[part_option["processor"]], device=self.options.device,
-                batch_size=self.options.batch_size,
+                batch_size=self.options.batch_size, precision=self.options.precision,
                 cache=self.options.embedding_cache or EmbeddingCache(),
                 missing=lambda part, why: self._missing(part_option[part], why),
             )
