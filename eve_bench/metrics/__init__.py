@@ -29,7 +29,23 @@ METRICS.register("viclip_dir", "eve_bench.metrics.viclip:ViCLIPDir")
 
 
 def build_metrics(names, options: MetricOptions | None = None) -> list[Metric]:
+    """The named metrics, each checking its own --metric-args (which must name known metrics)."""
+    for name, args in (options.metric_args if options else {}).items():
+        METRICS.get(name).check_args(args)
     return [METRICS.get(name)(options) for name in names]
 
 
-__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "WeightsError", "build_metrics"]
+def parse_metric_args(text: str | None) -> dict:
+    """"clip_text.model=DIR,pick_score.processor=DIR" -> {"clip_text": {"model": "DIR"}, ...}."""
+    from eve_bench.models.base import parse_kv_args
+
+    out: dict = {}
+    for key, value in parse_kv_args(text).items():
+        metric, dot, option = key.partition(".")
+        if not dot or not metric or not option:
+            raise ValueError(f"--metric-args takes METRIC.OPTION=VALUE, got {key!r}")
+        out.setdefault(metric, {})[option] = value
+    return out
+
+
+__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "WeightsError", "build_metrics", "parse_metric_args"]

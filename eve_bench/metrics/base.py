@@ -81,6 +81,8 @@ class MetricOptions:
     # ViCLIPPreprocess arguments, e.g. {"sampling": "middle", "recipe": "internvid"}.
     viclip_preprocess: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # options of third-party metrics
+    # Per-metric options, --metric-args NAME.OPTION=VALUE: metric name -> {option: value}.
+    metric_args: dict = field(default_factory=dict)
 
 
 class Metric(ABC):
@@ -90,8 +92,30 @@ class Metric(ABC):
     definition: ClassVar[str]
     weights: ClassVar[str] = "none"
 
+    # This metric's own options (--metric-args NAME.OPTION=VALUE, `eve-bench list metrics`):
+    # option -> what it sets. Options a shared flag also sets (--clip-model for every CLIP metric)
+    # name that flag's MetricOptions field in `option_fields`; a per-metric value wins over it.
+    own_options: ClassVar[dict[str, str]] = {}
+    option_fields: ClassVar[dict[str, str]] = {}
+
     def __init__(self, options: MetricOptions | None = None) -> None:
         self.options = options or MetricOptions()
+        self.check_args(self.options.metric_args.get(self.name, {}))
+
+    @classmethod
+    def check_args(cls, args: dict) -> None:
+        unknown = sorted(set(args) - set(cls.own_options))
+        if unknown:
+            known = ", ".join(cls.own_options) or "none"
+            raise ValueError(f"--metric-args: {cls.name} has no option {', '.join(unknown)} (its options: {known})")
+
+    def option(self, name: str):
+        """This metric's value of option `name`: its own --metric-args value, else the shared flag's."""
+        own = self.options.metric_args.get(self.name, {})
+        if name in own:
+            return own[name]
+        field_name = self.option_fields.get(name)
+        return getattr(self.options, field_name) if field_name else None
 
     @property
     def cache_id(self) -> str:

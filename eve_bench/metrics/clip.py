@@ -43,13 +43,17 @@ def _unit(x: np.ndarray) -> np.ndarray:
 class _ClipMetric(Metric):
     model_option: ClassVar[str] = "clip_model"
     processor_option: ClassVar[str | None] = None  # None: the processor is in the model directory
+    own_options = {"model": f"CLIP weights: a folder, or a hub id in the local HF cache (default {CLIP_L14}); "
+                            "alias --clip-model"}
+    option_fields = {"model": "clip_model"}
 
     def __init__(self, options=None) -> None:
         super().__init__(options)
         self._encoder: ClipEncoder | None = None
 
     def _spec(self, option: str) -> str:
-        return getattr(self.options, option) or _WEIGHTS[option][1]
+        part = next(k for k, v in self.option_fields.items() if v == option)
+        return self.option(part) or _WEIGHTS[option][1]
 
     @property
     def cache_id(self) -> str:
@@ -113,6 +117,10 @@ class PickScore(_TextAlignment):
     weights = f"{PICKSCORE} + processor {PICKSCORE_PROCESSOR}"
     model_option = "pickscore_model"
     processor_option = "pickscore_processor"
+    own_options = {"model": f"PickScore weights: a folder or cached hub id (default {PICKSCORE}); alias --pickscore-model",
+                   "processor": f"its processor: a folder or cached hub id (default {PICKSCORE_PROCESSOR}); "
+                                "alias --pickscore-processor"}
+    option_fields = {"model": "pickscore_model", "processor": "pickscore_processor"}
     definition = (
         "PickScore, as the official TGVE script: mean over edited frames of exp(logit_scale) * "
         f"cos(E_I(frame), E_T(target caption)) with the {PICKSCORE} model (--pickscore-model) and the "
