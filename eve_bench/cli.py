@@ -263,6 +263,7 @@ def _cmd_list(args) -> int:
         for name in METRICS.names():
             cls = METRICS.get(name)
             better = "diagnostic, no better direction" if cls.higher_is_better is None else f"{cls.direction()} is better"
+            better += "; set-level" if cls.set_level else ""
             print(f"{name}  [{better}; needs: {', '.join(sorted(cls.requires)) or 'edited video'}; weights: {cls.weights}]")
             print(f"    {cls.definition}")
             for option, text in cls.own_options.items():

@@ -15,7 +15,7 @@ from eve_bench.suites import Suite
 def build_summary(cfg: RunConfig, suite: Suite, records: list[SampleRecord], metrics: list[Metric], n_missing: int,
                   started: float) -> dict:
     names = [m.name for m in metrics]
-    agg = aggregate(records, names, suite.tasks)
+    agg = aggregate(records, names, suite.tasks, {m.name: m.compute_state for m in metrics if m.set_level})
     failures = [{"key": r.key, "error": r.error} for r in records if r.status == "failed"]
     metric_failures = [{"key": r.key, "errors": r.metric_errors} for r in records if r.metric_errors]
     sel = cfg.selection

@@ -105,11 +105,12 @@ class Scorer:
                 self._compute(metric, [s])
             return
         for s, value in zip(batch, values):
-            _store(s.record, metric, float(value))
+            _store(s.record, metric, value if metric.set_level else float(value))
 
 
-def _store(record: SampleRecord, metric: Metric, value: float | None) -> None:
-    record.metrics[metric.name] = value
+def _store(record: SampleRecord, metric: Metric, value: float | dict | None) -> None:
+    # A set-level metric's per-sample value is its state, summed by the summary (results.py).
+    (record.set_states if metric.set_level else record.metrics)[metric.name] = value
     record.metric_ids[metric.name] = metric.cache_id
     record.metric_errors.pop(metric.name, None)
 

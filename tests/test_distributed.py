@@ -13,7 +13,7 @@ from eve_bench.distributed import Ranks
 from eve_bench.run_folder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
-ARGS = ["run", "--model", "identity", "--metrics", "source_mae,gt_psnr_in,gt_ssim_out,warp_error", "--no-previews", "--quiet"]
+ARGS = ["run", "--model", "identity", "--metrics", "source_mae,gt_psnr_in,gt_psnr_in_set,gt_ssim_out,warp_error", "--no-previews", "--quiet"]
 # Fields that describe the process rather than the results.
 RUN_FIELDS = {"wall_time_s", "started_at", "world_size"}
 

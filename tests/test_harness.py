@@ -336,3 +336,36 @@ def test_device_reaches_factories_that_name_it_or_take_kwargs(monkeypatch):
     assert seen == {"named": "cuda:1", "kwargs": "cuda:1"}
     load_model("device_factories:forwarding", {"device": "cpu"}, device="cuda:1")
     assert seen["kwargs"] == "cpu"  # the model args win
+
+
+def test_a_weighted_metric_is_one_class_and_its_registration(tmp_path, monkeypatch, capsys):
+    """A third-party metric with weights: its own options, checked and listed, with no harness edit."""
+    from eve_bench.metrics import METRICS, Metric, MissingWeightsError
+
+    class MeanBrightness(Metric):
+        name = "mean_brightness"
+        higher_is_better = None
+        definition = "mean pixel value of the edited video times a weight read from a file"
+        weights = "a text file holding one number (--metric-args mean_brightness.model=FILE)"
+        own_options = {"model": "the weight file"}
+
+        def prepare(self):
+            path = self.option("model")
+            if not path or not Path(path).is_file():
+                raise MissingWeightsError(f"mean_brightness: no weight file {path!r}")
+            self.weight = float(Path(path).read_text())
+
+        def score(self, item):
+            return self.weight * float(item.edited.frames.mean())
+
+    monkeypatch.setattr(METRICS, "_entries", dict(METRICS._entries, mean_brightness=MeanBrightness))
+    (tmp_path / "w.txt").write_text("2")
+    base = ["run", "--model", "identity", "--limit", "1", "--tasks", "style", "--quiet", "--no-previews",
+            "--metrics", "mean_brightness"]
+    assert main(base + ["--out", str(tmp_path / "a"), "--metric-args", f"mean_brightness.model={tmp_path / 'w.txt'}"]) == 0
+    record = json.loads((tmp_path / "a" / "samples.jsonl").read_text().splitlines()[0])
+    assert record["metrics"]["mean_brightness"] > 0
+    assert main(base + ["--out", str(tmp_path / "b"), "--metric-args", "mean_brightness.weights=x"]) == 2
+    assert "mean_brightness has no option weights (its options: model)" in capsys.readouterr().err
+    assert main(["list", "metrics"]) == 0
+    assert "--metric-args mean_brightness.model=...  the weight file" in capsys.readouterr().out

@@ -6,6 +6,7 @@ from eve_bench.metrics.base import (
     MetricInput,
     MetricOptions,
     MissingWeightsError,
+    SetMetric,
     WeightsError,
 )
 from eve_bench.registry import Registry
@@ -19,6 +20,7 @@ METRICS.register("gt_psnr_in", "eve_bench.metrics.ground_truth:GtPsnrIn")
 METRICS.register("gt_psnr_out", "eve_bench.metrics.ground_truth:GtPsnrOut")
 METRICS.register("gt_ssim_in", "eve_bench.metrics.ground_truth:GtSsimIn")
 METRICS.register("gt_ssim_out", "eve_bench.metrics.ground_truth:GtSsimOut")
+METRICS.register("gt_psnr_in_set", "eve_bench.metrics.ground_truth:GtPsnrInSet")
 METRICS.register("clip_text", "eve_bench.metrics.clip:ClipText")
 METRICS.register("clip_frame", "eve_bench.metrics.clip:ClipFrame")
 METRICS.register("clip_frame_consecutive", "eve_bench.metrics.clip:ClipFrameConsecutive")
@@ -48,4 +50,4 @@ def parse_metric_args(text: str | None) -> dict:
     return out
 
 
-__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "WeightsError", "build_metrics", "parse_metric_args"]
+__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "SetMetric", "WeightsError", "build_metrics", "parse_metric_args"]

@@ -97,6 +97,7 @@ class Metric(ABC):
     # name that flag's MetricOptions field in `option_fields`; a per-metric value wins over it.
     own_options: ClassVar[dict[str, str]] = {}
     option_fields: ClassVar[dict[str, str]] = {}
+    set_level: ClassVar[bool] = False  # True: a SetMetric, one value for a set of samples
 
     def __init__(self, options: MetricOptions | None = None) -> None:
         self.options = options or MetricOptions()
@@ -136,3 +137,22 @@ class Metric(ABC):
     @classmethod
     def direction(cls) -> str:
         return {True: "higher", False: "lower", None: "-"}[cls.higher_is_better]
+
+
+class SetMetric(Metric):
+    """A metric of a set of samples rather than a mean of per-sample values, in torchmetrics' shape:
+    `update(item)` gives a sample's state (a dict of sums), states add up over samples, and
+    `compute_state(total)` turns the sum into the value. Each record stores its sample's state, and
+    the summary sums the stored states (overall and per task), so the value is the same at any
+    number of ranks and after resuming, and a new sample costs only its own update."""
+
+    set_level = True
+
+    def update(self, item: MetricInput) -> dict[str, float]:
+        raise NotImplementedError
+
+    def compute_state(self, total: dict[str, float]) -> float:
+        raise NotImplementedError
+
+    def compute(self, items: Sequence[MetricInput]) -> list[dict[str, float]]:  # type: ignore[override]
+        return [self.update(item) for item in items]
