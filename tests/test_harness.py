@@ -369,3 +369,15 @@ def test_a_weighted_metric_is_one_class_and_its_registration(tmp_path, monkeypat
     assert "mean_brightness has no option weights (its options: model)" in capsys.readouterr().err
     assert main(["list", "metrics"]) == 0
     assert "--metric-args mean_brightness.model=...  the weight file" in capsys.readouterr().out
+
+
+def test_reference_models_are_entry_point_plugins():
+    """eve-bench names no reference model in code; pyproject declares them as any package would."""
+    import tomllib
+
+    from eve_bench.registry import import_attr
+
+    declared = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["project"]["entry-points"]["eve_bench.models"]
+    assert set(declared) == {"per_frame_edit", "video_sdedit", "plug_and_play", "eve"}
+    assert all(callable(import_attr(spec)) for spec in declared.values())
+    assert "reference." not in (TESTS.parent / "eve_bench" / "models" / "__init__.py").read_text().split("DESCRIPTIONS")[0]

@@ -16,16 +16,15 @@ from eve_bench.registry import Registry, UnknownNameError, import_attr
 
 MODELS: Registry = Registry("model", entry_point_group="eve_bench.models")
 MODELS.register("identity", "eve_bench.models.identity:IdentityEditor")
-# The reference baselines (reference/, trained by the project; shipped synth weights by default).
-for _name in ("per_frame_edit", "video_sdedit", "plug_and_play"):
-    MODELS.register(_name, f"reference.baselines:{_name}")
-MODELS.register("eve", "reference.eve:load")  # the EVE student, aligned by FDD
+# The reference models (per_frame_edit, video_sdedit, plug_and_play, eve) come through the
+# eve_bench.models entry points in pyproject.toml, as any other package's models do.
 # Public weights through diffusers (eve_bench/models/diffusers_pipeline.py; docs/baselines.md).
 MODELS.register("diffusers", "eve_bench.models.diffusers_pipeline:load")
 for _name in ("instruct_pix2pix", "animatediff_sdedit", "wan_sdedit", "lucy_edit"):
     MODELS.register(_name, f"eve_bench.models.diffusers_pipeline:{_name}")
 
-# One line each for `eve-bench list models` (kept here so that listing imports no model code).
+# One line each for `eve-bench list models` (kept here so that listing imports no model code;
+# the reference models' lines too, though their names come from entry points).
 DESCRIPTIONS = {
     "identity": "returns the source video: the floor every leaderboard shows",
     "per_frame_edit": "reference edit teacher (backbone + ControlNet) on every frame; shipped synth weights",
