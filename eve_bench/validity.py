@@ -83,7 +83,8 @@ def score_variants(
     from eve_bench.synth.suite import load_synth
 
     suite = load_synth(n_videos=n_videos)
-    names = sorted(set(metric_names or METRICS.names()) | set(REFERENCES))
+    # Set-level metrics have no value per output to rank (on one sample, gt_psnr_in_set is gt_psnr_in).
+    names = sorted({n for n in metric_names or METRICS.names() if not METRICS.get(n).set_level} | set(REFERENCES))
     metrics, skipped = prepare_metrics(names, suite, options or MetricOptions(), strict=False)
     by_video: dict[str, dict] = {}
     for s in suite.samples:
