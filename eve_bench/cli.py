@@ -50,6 +50,12 @@ def _add_suite_args(p: argparse.ArgumentParser, default_suite: str | None) -> No
 def _add_metric_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("metrics")
     g.add_argument("--metrics", help="comma-separated metric names (eve-bench list metrics); default: the suite's")
+    g.add_argument("--metric-args", default="", metavar="METRIC.OPTION=V,...",
+                   help="each metric's own options (eve-bench list metrics), e.g. clip_text.model=DIR,pick_score.processor=DIR; "
+                        "the flags below set them for every metric that has them")
+    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="encoders' compute dtype: fp32 (default, as the official script) or bf16/fp16 autocast, faster "
+                        "where the device supports it (docs/metrics-clip.md quotes the difference)")
     g.add_argument("--clip-model", help="CLIP weights: local folder or hub id already in the local HF cache")
     g.add_argument("--pickscore-model", help="PickScore weights: local folder or cached hub id")
     g.add_argument("--pickscore-processor", help="processor for PickScore: local folder or cached hub id")
@@ -183,7 +189,7 @@ def _selection(args):
 
 
 def _metric_options(args):
-    from eve_bench.metrics import MetricOptions
+    from eve_bench.metrics import MetricOptions, parse_metric_args
     from eve_bench.models import parse_kv_args
 
     return MetricOptions(
@@ -194,10 +200,16 @@ def _metric_options(args):
         viclip_model=args.viclip_model,
         batch_size=args.batch_size,
         viclip_preprocess=parse_kv_args(args.viclip_preprocess),
+        precision=args.precision,
+        metric_args=parse_metric_args(args.metric_args),
     )
 
 
 def _print_summary(summary: dict, out: Path) -> None:
+    from eve_bench.distributed import Ranks
+
+    if not Ranks.from_env().is_main:  # one summary per job, not one per rank
+        return
     print(f"\n{summary['model']} on {summary['suite']}: {summary['n_samples']} samples, "
           f"{summary['n_failed']} failed, {summary['n_cached']} cached, {summary['n_missing']} missing")
     for name, value in summary["metrics"]["overall"].items():
@@ -267,8 +279,11 @@ def _cmd_list(args) -> int:
         for name in METRICS.names():
             cls = METRICS.get(name)
             better = "diagnostic, no better direction" if cls.higher_is_better is None else f"{cls.direction()} is better"
+            better += "; set-level" if cls.set_level else ""
             print(f"{name}  [{better}; needs: {', '.join(sorted(cls.requires)) or 'edited video'}; weights: {cls.weights}]")
             print(f"    {cls.definition}")
+            for option, text in cls.own_options.items():
+                print(f"    --metric-args {name}.{option}=...  {text}")
     return 0
 
 

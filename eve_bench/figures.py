@@ -6,11 +6,12 @@ plot (leaderboards, the validity heatmap, contact sheets) goes through these hel
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 
 import numpy as np
+
+from eve_bench.atomic import atomic_file
 
 
 def new_figure(**kwargs):
@@ -25,18 +26,9 @@ def new_figure(**kwargs):
 
 def save_png(fig, path: str | os.PathLike, dpi: float | None = None) -> Path:
     """Write `fig` to `path` through a temporary file and a rename: a reader never sees half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         fig.savefig(tmp, dpi=dpi or fig.dpi, format="png")
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a picture is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def show_image(ax, image: np.ndarray, title: str | None = None, grey: bool = False, fontsize: float = 9) -> None:

@@ -13,6 +13,7 @@ import math
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from eve_bench.video import atomic_write_text
 
@@ -36,6 +37,7 @@ class SampleRecord:
     metrics: dict = field(default_factory=dict)  # name -> float, or None where undefined (e.g. an empty mask)
     metric_ids: dict = field(default_factory=dict)  # name -> the metric's cache_id when computed
     metric_errors: dict = field(default_factory=dict)
+    set_states: dict = field(default_factory=dict)  # set-level metric -> this sample's state (sums), or None
     output: str | None = None  # frames folder, relative to the run folder
     frames_sha256: str | None = None  # digest of the frames scored (video.frames_digest); resume checks it
     preview: str | None = None
@@ -68,10 +70,19 @@ def finite_values(records: list[SampleRecord], name: str) -> dict[str, float]:
             for v in [r.metrics.get(name)] if isinstance(v, (int, float)) and math.isfinite(v)}
 
 
-def aggregate(records: list[SampleRecord], metric_names: list[str], tasks: tuple[str, ...]) -> dict:
-    """{"overall": {metric: mean}, "per_task": {task: {metric: mean}}, "counts": {metric: n}}."""
+def aggregate(records: list[SampleRecord], metric_names: list[str], tasks: tuple[str, ...],
+              set_metrics: dict[str, Callable[[dict], float]] | None = None) -> dict:
+    """{"overall": {metric: value}, "per_task": {task: {metric: value}}, "counts": {metric: n}}:
+    the mean of per-sample metrics, and for set-level ones (`set_metrics`: name -> compute of a
+    summed state) the value of the states summed over the scored samples."""
+    set_metrics = set_metrics or {}
 
     def mean_of(rows, name):
+        if name in set_metrics:
+            states = [r.set_states[name] for r in rows if r.status == "ok" and r.set_states.get(name) is not None]
+            total = {k: sum(s.get(k, 0) for s in states) for k in {k for s in states for k in s}}
+            value = set_metrics[name](total) if states else None
+            return (value if value is None or math.isfinite(value) else None), len(states)
         values = list(finite_values(rows, name).values())
         return (sum(values) / len(values) if values else None), len(values)
 

@@ -79,11 +79,12 @@ def score_variants(
 ) -> tuple[list[dict], dict]:
     """One row per (sample, variant) with each metric's value (default: every registered metric
     whose weights load), and the metrics skipped for missing weights."""
-    from eve_bench.runner import prepare_metrics
+    from eve_bench.scoring import prepare_metrics
     from eve_bench.synth.suite import load_synth
 
     suite = load_synth(n_videos=n_videos)
-    names = sorted(set(metric_names or METRICS.names()) | set(REFERENCES))
+    # Set-level metrics have no value per output to rank (on one sample, gt_psnr_in_set is gt_psnr_in).
+    names = sorted({n for n in metric_names or METRICS.names() if not METRICS.get(n).set_level} | set(REFERENCES))
     metrics, skipped = prepare_metrics(names, suite, options or MetricOptions(), strict=False)
     by_video: dict[str, dict] = {}
     for s in suite.samples:

@@ -7,7 +7,6 @@ that a killed process never leaves a file or frame folder that looks finished.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -17,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from eve_bench.atomic import atomic_file, atomic_write_text  # noqa: F401 (atomic_write_text: its old home)
+from eve_bench.hashing import named_bytes_hash
 
 
 class VideoReadError(RuntimeError):
@@ -149,10 +151,7 @@ def frames_digest(folder: str | os.PathLike) -> str | None:
         files = _frame_files(Path(folder))
     except (VideoReadError, OSError):
         return None
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:32]
+    return named_bytes_hash((f.name, f.read_bytes()) for f in files)
 
 
 def _decord_reader(path: Path):
@@ -199,46 +198,21 @@ def write_mp4(video: Video, path: str | os.PathLike, crf: int = 18) -> None:
     """Encode an H.264 mp4 preview with PyAV, atomically. Odd sizes are padded to even."""
     import av
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     frames = video.frames
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
     # PyAV picks the container from the extension: the temporary name ends in .tmp.mp4.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, mode="w") as container:
-            stream = container.add_stream("libx264", rate=max(1, round(video.fps)))
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf)}
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
+    with atomic_file(path, ext=".mp4") as tmp, av.open(str(tmp), mode="w") as container:
+        stream = container.add_stream("libx264", rate=max(1, round(video.fps)))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf)}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file through a temporary name and rename, so readers never see half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:

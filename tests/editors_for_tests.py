@@ -16,7 +16,7 @@ class NoisyEditor:
 
     calls = 0
 
-    def __init__(self, sleep: float = 0.0, strength: int = 40) -> None:
+    def __init__(self, sleep: float = 0.0, strength: int = 40, device: str = "cpu") -> None:
         self.sleep = sleep
         self.strength = strength
 

@@ -266,7 +266,7 @@ def test_leaderboard_from_runs(tgve_zip, tmp_path, monkeypatch):
 def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monkeypatch):
     from eve_bench.metrics import METRICS, MetricOptions, MissingWeightsError
     from eve_bench.metrics.pixel import SourceMAE
-    from eve_bench.runner import _prepared_metrics
+    from eve_bench.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     class NeedsWeights(SourceMAE):
@@ -277,21 +277,21 @@ def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monk
 
     monkeypatch.setattr(METRICS, "_entries", dict(METRICS._entries, needs_weights=NeedsWeights))
     suite = Suite("s", "1", ("style",), (), default_metrics=("needs_weights", "source_mae"))
-    metrics, skipped = _prepared_metrics(None, suite, MetricOptions())
+    metrics, skipped = requested_metrics(None, suite, MetricOptions())
     assert [m.name for m in metrics] == ["source_mae"] and "--x-model" in skipped["needs_weights"]
     with pytest.raises(MissingWeightsError, match="--x-model"):
-        _prepared_metrics(["needs_weights"], suite, MetricOptions())
+        requested_metrics(["needs_weights"], suite, MetricOptions())
 
 
 def test_suite_metric_defaults_fill_unset_options_only(monkeypatch):
     from eve_bench.metrics import MetricOptions
-    from eve_bench.runner import _prepared_metrics
+    from eve_bench.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     seen = []
-    monkeypatch.setattr("eve_bench.runner.build_metrics", lambda names, options: seen.append(options) or [])
+    monkeypatch.setattr("eve_bench.scoring.build_metrics", lambda names, options: seen.append(options) or [])
     suite = Suite("s", "1", ("style",), (), metric_defaults={"clip_model": "/suite/clip", "viclip_model": "/suite/viclip"})
-    _prepared_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
+    requested_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
     assert (seen[0].clip_model, seen[0].viclip_model) == ("/user/clip", "/suite/viclip")
 
 
@@ -307,3 +307,77 @@ def test_weights_retrained_in_place_invalidate_the_cache(tgve_zip, tmp_path, mon
     assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 4
     (weights / "model.safetensors").write_bytes(b"v2 retrained")
     assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 0
+
+
+def test_device_reaches_factories_that_name_it_or_take_kwargs(monkeypatch):
+    import types
+
+    from eve_bench.models.identity import IdentityEditor
+
+    seen = {}
+
+    def named(device="cpu"):
+        seen["named"] = device
+        return IdentityEditor()
+
+    def forwarding(**kwargs):  # as reference.baselines: the constructor behind it takes device
+        seen["kwargs"] = kwargs.get("device")
+        return IdentityEditor()
+
+    def no_device(steps=1):
+        return IdentityEditor()
+
+    module = types.ModuleType("device_factories")
+    module.named, module.forwarding, module.no_device = named, forwarding, no_device
+    monkeypatch.setitem(sys.modules, "device_factories", module)
+    load_model("device_factories:named", {}, device="cuda:1")
+    load_model("device_factories:forwarding", {}, device="cuda:1")
+    load_model("device_factories:no_device", {}, device="cuda:1")  # not passed: it would raise
+    assert seen == {"named": "cuda:1", "kwargs": "cuda:1"}
+    load_model("device_factories:forwarding", {"device": "cpu"}, device="cuda:1")
+    assert seen["kwargs"] == "cpu"  # the model args win
+
+
+def test_a_weighted_metric_is_one_class_and_its_registration(tmp_path, monkeypatch, capsys):
+    """A third-party metric with weights: its own options, checked and listed, with no harness edit."""
+    from eve_bench.metrics import METRICS, Metric, MissingWeightsError
+
+    class MeanBrightness(Metric):
+        name = "mean_brightness"
+        higher_is_better = None
+        definition = "mean pixel value of the edited video times a weight read from a file"
+        weights = "a text file holding one number (--metric-args mean_brightness.model=FILE)"
+        own_options = {"model": "the weight file"}
+
+        def prepare(self):
+            path = self.option("model")
+            if not path or not Path(path).is_file():
+                raise MissingWeightsError(f"mean_brightness: no weight file {path!r}")
+            self.weight = float(Path(path).read_text())
+
+        def score(self, item):
+            return self.weight * float(item.edited.frames.mean())
+
+    monkeypatch.setattr(METRICS, "_entries", dict(METRICS._entries, mean_brightness=MeanBrightness))
+    (tmp_path / "w.txt").write_text("2")
+    base = ["run", "--model", "identity", "--limit", "1", "--tasks", "style", "--quiet", "--no-previews",
+            "--metrics", "mean_brightness"]
+    assert main(base + ["--out", str(tmp_path / "a"), "--metric-args", f"mean_brightness.model={tmp_path / 'w.txt'}"]) == 0
+    record = json.loads((tmp_path / "a" / "samples.jsonl").read_text().splitlines()[0])
+    assert record["metrics"]["mean_brightness"] > 0
+    assert main(base + ["--out", str(tmp_path / "b"), "--metric-args", "mean_brightness.weights=x"]) == 2
+    assert "mean_brightness has no option weights (its options: model)" in capsys.readouterr().err
+    assert main(["list", "metrics"]) == 0
+    assert "--metric-args mean_brightness.model=...  the weight file" in capsys.readouterr().out
+
+
+def test_reference_models_are_entry_point_plugins():
+    """eve-bench names no reference model in code; pyproject declares them as any package would."""
+    import tomllib
+
+    from eve_bench.registry import import_attr
+
+    declared = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["project"]["entry-points"]["eve_bench.models"]
+    assert set(declared) == {"per_frame_edit", "video_sdedit", "plug_and_play", "eve"}
+    assert all(callable(import_attr(spec)) for spec in declared.values())
+    assert "reference." not in (TESTS.parent / "eve_bench" / "models" / "__init__.py").read_text().split("DESCRIPTIONS")[0]

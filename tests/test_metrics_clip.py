@@ -8,6 +8,7 @@ CLIPs saved in the real Hugging Face format (tests/tiny_models.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -345,3 +346,46 @@ def test_missing_or_incomplete_directories_name_their_flag(options, tmp_path):
                                          pickscore_processor=options.pickscore_model)
     with pytest.raises(MissingWeightsError, match="--pickscore-processor .*laion/CLIP-ViT-H-14"):
         PickScore(processor_from_model).prepare()
+
+
+# ---------------------------------------------------------------------------------------------
+# Warm re-scoring, precision, per-metric options
+
+
+def test_warm_rescoring_loads_no_weights(generated, options):
+    items = [item for item, _ in generated]
+    metrics = [ClipText(options), ClipDirection(options), PickScore(options)]
+    values = [m.compute(items) for m in metrics]
+    # A new process would start with nothing loaded; fresh encoders (another batch size) stand for it.
+    fresh_options = dataclasses.replace(options, batch_size=2)
+    fresh = [type(m)(fresh_options) for m in metrics]
+    for m in fresh:
+        m.prepare()  # checks the files, loads nothing
+    assert [m.compute(items) for m in fresh] == values
+    assert all(m.encoder._loaded is None for m in fresh), "a warm re-score loaded weights"
+
+
+def test_bf16_is_close_to_fp32_and_cached_apart(generated, options):
+    items = [item for item, _ in generated]
+    fp32 = ClipText(options)
+    bf16 = ClipText(dataclasses.replace(options, precision="bf16"))
+    assert bf16.cache_id == fp32.cache_id + "|bf16" and bf16.encoder.image_id != fp32.encoder.image_id
+    a, b = np.array(fp32.compute(items)), np.array(bf16.compute(items))
+    assert not np.array_equal(a, b) and np.allclose(a, b, atol=2.0)  # logit scale 100: about 100x the cosine
+    with pytest.raises(ValueError, match="--precision"):
+        ClipText(dataclasses.replace(options, precision="fp8")).prepare()
+
+
+def test_metric_args_set_one_metric_and_are_validated(weights, options):
+    from eve_bench.metrics import build_metrics, parse_metric_args
+
+    args = parse_metric_args(f"clip_text.model={weights['pick']},pick_score.processor={weights['pick_processor']}")
+    assert args == {"clip_text": {"model": str(weights["pick"])}, "pick_score": {"processor": str(weights["pick_processor"])}}
+    text, frame = build_metrics(["clip_text", "clip_frame"], dataclasses.replace(options, metric_args=args))
+    assert str(weights["pick"]) in text.cache_id and str(weights["clip"]) in frame.cache_id  # the flag stays the default
+    with pytest.raises(ValueError, match="clip_text has no option size .*its options: model"):
+        build_metrics(["clip_text"], dataclasses.replace(options, metric_args={"clip_text": {"size": 3}}))
+    with pytest.raises(KeyError, match="clip_txt"):
+        build_metrics(["clip_text"], dataclasses.replace(options, metric_args={"clip_txt": {"model": "x"}}))
+    with pytest.raises(ValueError, match="METRIC.OPTION=VALUE"):
+        parse_metric_args("model=x")

@@ -288,7 +288,7 @@ def test_environment_errors_stop_the_run_and_are_not_model_failures(tgve_zip, tm
     def disk_full(video, folder):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("eve_bench.runner.write_frames_dir", disk_full)
+    monkeypatch.setattr("eve_bench.generation.write_frames_dir", disk_full)
     out = tmp_path / "full"
     assert main(_cli(tgve_zip, out, "--model", "identity")) == 2
     err = capsys.readouterr().err

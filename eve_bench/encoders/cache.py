@@ -7,28 +7,17 @@ preprocessing. Entries are written through a temporary name and renamed into pla
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from eve_bench.atomic import atomic_file
+from eve_bench.hashing import content_hash
+
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("EVE_BENCH_CACHE", Path.home() / ".cache" / "eve_bench")) / "embeddings"
-
-
-def content_hash(obj) -> str:
-    """sha256 of a numpy array (with shape and dtype) or a string."""
-    h = hashlib.sha256()
-    if isinstance(obj, np.ndarray):
-        arr = np.ascontiguousarray(obj)
-        h.update(f"{arr.dtype}{arr.shape}".encode())
-        h.update(arr.tobytes())
-    else:
-        h.update(str(obj).encode())
-    return h.hexdigest()
 
 
 class EmbeddingCache:
@@ -39,7 +28,7 @@ class EmbeddingCache:
         self.misses = 0
 
     def _path(self, encoder_id: str, key: str) -> Path:
-        safe = hashlib.sha256(encoder_id.encode()).hexdigest()[:16]
+        safe = content_hash(encoder_id)[:16]
         return self.root / safe / key[:2] / f"{key}.npy"
 
     def get(self, encoder_id: str, key: str) -> np.ndarray | None:
@@ -57,16 +46,8 @@ class EmbeddingCache:
     def put(self, encoder_id: str, key: str, value: np.ndarray) -> None:
         if not self.enabled:
             return
-        path = self._path(encoder_id, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npy.tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(value), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(self._path(encoder_id, key)) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.asarray(value), allow_pickle=False)
 
     def get_or_compute(self, encoder_id: str, items: list, compute) -> list[np.ndarray]:
         """Embeddings for `items` (arrays or strings); `compute(missing_items) -> array (N, D)`

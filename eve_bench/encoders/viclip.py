@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from eve_bench.hashing import files_stamp
 from eve_bench.metrics.base import MissingWeightsError, WeightsError, one_line
 
 logger = logging.getLogger(__name__)
@@ -354,12 +355,12 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> ViCLIPConfig:
 def weights_id(path: str | os.PathLike) -> str:
     """Names a checkpoint (file or save_pretrained folder) in cache keys.
 
-    Path plus size and mtime, so weights retrained in place never hit stale cache entries.
+    Path plus the weights file's stamp (size, mtime), so weights retrained in place never hit
+    stale cache entries.
     """
     path = Path(path)
     target = path / "model.safetensors" if path.is_dir() else path
-    st = target.stat()
-    return f"{path.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+    return f"{path.resolve()}:{files_stamp(target)}"
 
 
 # ----------------------------------------------------------------------------------------------

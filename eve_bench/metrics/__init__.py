@@ -6,6 +6,7 @@ from eve_bench.metrics.base import (
     MetricInput,
     MetricOptions,
     MissingWeightsError,
+    SetMetric,
     WeightsError,
 )
 from eve_bench.registry import Registry
@@ -19,6 +20,7 @@ METRICS.register("gt_psnr_in", "eve_bench.metrics.ground_truth:GtPsnrIn")
 METRICS.register("gt_psnr_out", "eve_bench.metrics.ground_truth:GtPsnrOut")
 METRICS.register("gt_ssim_in", "eve_bench.metrics.ground_truth:GtSsimIn")
 METRICS.register("gt_ssim_out", "eve_bench.metrics.ground_truth:GtSsimOut")
+METRICS.register("gt_psnr_in_set", "eve_bench.metrics.ground_truth:GtPsnrInSet")
 METRICS.register("clip_text", "eve_bench.metrics.clip:ClipText")
 METRICS.register("clip_frame", "eve_bench.metrics.clip:ClipFrame")
 METRICS.register("clip_frame_consecutive", "eve_bench.metrics.clip:ClipFrameConsecutive")
@@ -29,7 +31,23 @@ METRICS.register("viclip_dir", "eve_bench.metrics.viclip:ViCLIPDir")
 
 
 def build_metrics(names, options: MetricOptions | None = None) -> list[Metric]:
+    """The named metrics, each checking its own --metric-args (which must name known metrics)."""
+    for name, args in (options.metric_args if options else {}).items():
+        METRICS.get(name).check_args(args)
     return [METRICS.get(name)(options) for name in names]
 
 
-__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "WeightsError", "build_metrics"]
+def parse_metric_args(text: str | None) -> dict:
+    """"clip_text.model=DIR,pick_score.processor=DIR" -> {"clip_text": {"model": "DIR"}, ...}."""
+    from eve_bench.models.base import parse_kv_args
+
+    out: dict = {}
+    for key, value in parse_kv_args(text).items():
+        metric, dot, option = key.partition(".")
+        if not dot or not metric or not option:
+            raise ValueError(f"--metric-args takes METRIC.OPTION=VALUE, got {key!r}")
+        out.setdefault(metric, {})[option] = value
+    return out
+
+
+__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "SetMetric", "WeightsError", "build_metrics", "parse_metric_args"]

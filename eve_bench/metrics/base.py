@@ -75,11 +75,14 @@ class MetricOptions:
     pickscore_processor: str | None = None
     viclip_model: str | None = None
     batch_size: int = 32
+    precision: str = "fp32"  # encoders' autocast dtype: fp32 | bf16 | fp16 (encoders/precision.py)
     # Where encoder embeddings are cached; None: the default on-disk cache (EVE_BENCH_CACHE).
     embedding_cache: "EmbeddingCache | None" = None
     # ViCLIPPreprocess arguments, e.g. {"sampling": "middle", "recipe": "internvid"}.
     viclip_preprocess: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # options of third-party metrics
+    # Per-metric options, --metric-args NAME.OPTION=VALUE: metric name -> {option: value}.
+    metric_args: dict = field(default_factory=dict)
 
 
 class Metric(ABC):
@@ -89,8 +92,31 @@ class Metric(ABC):
     definition: ClassVar[str]
     weights: ClassVar[str] = "none"
 
+    # This metric's own options (--metric-args NAME.OPTION=VALUE, `eve-bench list metrics`):
+    # option -> what it sets. Options a shared flag also sets (--clip-model for every CLIP metric)
+    # name that flag's MetricOptions field in `option_fields`; a per-metric value wins over it.
+    own_options: ClassVar[dict[str, str]] = {}
+    option_fields: ClassVar[dict[str, str]] = {}
+    set_level: ClassVar[bool] = False  # True: a SetMetric, one value for a set of samples
+
     def __init__(self, options: MetricOptions | None = None) -> None:
         self.options = options or MetricOptions()
+        self.check_args(self.options.metric_args.get(self.name, {}))
+
+    @classmethod
+    def check_args(cls, args: dict) -> None:
+        unknown = sorted(set(args) - set(cls.own_options))
+        if unknown:
+            known = ", ".join(cls.own_options) or "none"
+            raise ValueError(f"--metric-args: {cls.name} has no option {', '.join(unknown)} (its options: {known})")
+
+    def option(self, name: str):
+        """This metric's value of option `name`: its own --metric-args value, else the shared flag's."""
+        own = self.options.metric_args.get(self.name, {})
+        if name in own:
+            return own[name]
+        field_name = self.option_fields.get(name)
+        return getattr(self.options, field_name) if field_name else None
 
     @property
     def cache_id(self) -> str:
@@ -111,3 +137,22 @@ class Metric(ABC):
     @classmethod
     def direction(cls) -> str:
         return {True: "higher", False: "lower", None: "-"}[cls.higher_is_better]
+
+
+class SetMetric(Metric):
+    """A metric of a set of samples rather than a mean of per-sample values, in torchmetrics' shape:
+    `update(item)` gives a sample's state (a dict of sums), states add up over samples, and
+    `compute_state(total)` turns the sum into the value. Each record stores its sample's state, and
+    the summary sums the stored states (overall and per task), so the value is the same at any
+    number of ranks and after resuming, and a new sample costs only its own update."""
+
+    set_level = True
+
+    def update(self, item: MetricInput) -> dict[str, float]:
+        raise NotImplementedError
+
+    def compute_state(self, total: dict[str, float]) -> float:
+        raise NotImplementedError
+
+    def compute(self, items: Sequence[MetricInput]) -> list[dict[str, float]]:  # type: ignore[override]
+        return [self.update(item) for item in items]

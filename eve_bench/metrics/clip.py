@@ -15,6 +15,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from eve_bench.encoders.cache import EmbeddingCache
+from eve_bench.encoders import precision
 from eve_bench.encoders.clip import ClipEncoder, missing_message, resolve_weights
 from eve_bench.metrics.base import Metric, MetricInput, WeightsError
 
@@ -42,20 +43,24 @@ def _unit(x: np.ndarray) -> np.ndarray:
 class _ClipMetric(Metric):
     model_option: ClassVar[str] = "clip_model"
     processor_option: ClassVar[str | None] = None  # None: the processor is in the model directory
+    own_options = {"model": f"CLIP weights: a folder, or a hub id in the local HF cache (default {CLIP_L14}); "
+                            "alias --clip-model"}
+    option_fields = {"model": "clip_model"}
 
     def __init__(self, options=None) -> None:
         super().__init__(options)
         self._encoder: ClipEncoder | None = None
 
     def _spec(self, option: str) -> str:
-        return getattr(self.options, option) or _WEIGHTS[option][1]
+        part = next(k for k, v in self.option_fields.items() if v == option)
+        return self.option(part) or _WEIGHTS[option][1]
 
     @property
     def cache_id(self) -> str:
         specs = [self._spec(self.model_option)]
         if self.processor_option:
             specs.append(self._spec(self.processor_option))
-        return f"{self.name}|{'|'.join(specs)}|tgve480"
+        return f"{self.name}|{'|'.join(specs)}|tgve480{precision.id_suffix(self.options.precision)}"
 
     def _missing(self, option: str, detail: str) -> str:
         flag, default = _WEIGHTS[option]
@@ -65,13 +70,14 @@ class _ClipMetric(Metric):
     def prepare(self) -> None:
         if self._encoder is not None:
             return
+        precision.check(self.options.precision, self.options.device)
         part_option = {"model": self.model_option, "processor": self.processor_option or self.model_option}
         dirs = {o: resolve_weights(self._spec(o), lambda why, o=o: self._missing(o, why))
                 for o in dict.fromkeys(part_option.values())}
         try:
             self._encoder = ClipEncoder.shared(
                 dirs[part_option["model"]], dirs[part_option["processor"]], device=self.options.device,
-                batch_size=self.options.batch_size,
+                batch_size=self.options.batch_size, precision=self.options.precision,
                 cache=self.options.embedding_cache or EmbeddingCache(),
                 missing=lambda part, why: self._missing(part_option[part], why),
             )
@@ -111,6 +117,10 @@ class PickScore(_TextAlignment):
     weights = f"{PICKSCORE} + processor {PICKSCORE_PROCESSOR}"
     model_option = "pickscore_model"
     processor_option = "pickscore_processor"
+    own_options = {"model": f"PickScore weights: a folder or cached hub id (default {PICKSCORE}); alias --pickscore-model",
+                   "processor": f"its processor: a folder or cached hub id (default {PICKSCORE_PROCESSOR}); "
+                                "alias --pickscore-processor"}
+    option_fields = {"model": "pickscore_model", "processor": "pickscore_processor"}
     definition = (
         "PickScore, as the official TGVE script: mean over edited frames of exp(logit_scale) * "
         f"cos(E_I(frame), E_T(target caption)) with the {PICKSCORE} model (--pickscore-model) and the "

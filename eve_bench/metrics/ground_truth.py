@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from eve_bench.metrics.base import Metric, MetricInput, paired_frames
+from eve_bench.metrics.base import Metric, MetricInput, SetMetric, paired_frames
 from eve_bench.metrics.ssim import mean_ssim
 
 PSNR_CAP_DB = 100.0  # a perfect region (MSE 0) would be +inf and poison every mean
@@ -57,28 +57,42 @@ class GroundTruthMetric(Metric):
     requires = frozenset({"ground_truth", "mask"})
 
     def score(self, item: MetricInput) -> float:
-        edited, truth = paired_frames(item, "ground_truth")
-        if item.mask.shape != truth.shape[:3]:
-            raise ValueError(f"mask {item.mask.shape} does not match ground truth {truth.shape[:3]}")
-        mask = item.mask.astype(bool)
-        region = mask if self.region == "in" else ~mask
+        edited, truth, region = _regions(item, self.region)
         if self.measure == "psnr":
             return masked_psnr(edited, truth, region)
         return mean_ssim(edited, truth, DATA_RANGE, regions=region)
 
 
-def masked_psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
-    """PSNR of uint8 videos (T, H, W, 3) over the pixels where `region` (T, H, W) is True, pooled."""
+def _regions(item: MetricInput, region: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    edited, truth = paired_frames(item, "ground_truth")
+    if item.mask.shape != truth.shape[:3]:
+        raise ValueError(f"mask {item.mask.shape} does not match ground truth {truth.shape[:3]}")
+    mask = item.mask.astype(bool)
+    return edited, truth, (mask if region == "in" else ~mask)
+
+
+def squared_error(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> tuple[int, int]:
+    """(sum of squared differences, number of values) of uint8 videos (T, H, W, 3) over the pixels
+    where `region` (T, H, W) is True."""
     squared, count = 0, 0
     for fa, fb, fr in zip(a, b, region):  # frame by frame: no video-sized int temporaries
         diff = fa[fr].astype(np.int32) - fb[fr].astype(np.int32)
         squared += int((diff * diff).sum(dtype=np.int64))
         count += diff.size
+    return squared, count
+
+
+def psnr(squared: float, count: float) -> float:
     if count == 0:
         return float("nan")
     if squared == 0:
         return PSNR_CAP_DB
     return float(min(PSNR_CAP_DB, 10.0 * np.log10(DATA_RANGE**2 * count / squared)))
+
+
+def masked_psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """PSNR of uint8 videos (T, H, W, 3) over the pixels where `region` (T, H, W) is True, pooled."""
+    return psnr(*squared_error(a, b, region))
 
 
 class GtPsnrIn(GroundTruthMetric):
@@ -99,3 +113,26 @@ class GtSsimIn(GroundTruthMetric):
 class GtSsimOut(GroundTruthMetric):
     name, measure, region = "gt_ssim_out", "ssim", "out"
     definition = _definition(measure, region)
+
+
+class GtPsnrInSet(SetMetric):
+    """PSNR inside the edit masks of the whole set: squared errors and pixel counts summed over
+    every sample before the log. The mean of per-sample PSNRs (gt_psnr_in) weighs a sample with a
+    tiny mask as much as one with a large mask, and a nearly perfect small region (high dB) can
+    hide large errors elsewhere; pooled, every edited pixel counts once."""
+
+    name = "gt_psnr_in_set"
+    higher_is_better = True
+    requires = frozenset({"ground_truth", "mask"})
+    definition = (
+        "Set-level PSNR in dB inside the ground-truth edit masks: 10 log10(255^2 * N / S), with S the "
+        "squared RGB differences and N the values, summed over every masked pixel of every sample of the set "
+        "(overall, and per task); capped at 100 dB. Each record stores its sample's (S, N)."
+    )
+
+    def update(self, item: MetricInput) -> dict[str, float]:
+        squared, count = squared_error(*_regions(item, "in"))
+        return {"squared": squared, "count": count}
+
+    def compute_state(self, total: dict[str, float]) -> float:
+        return psnr(total.get("squared", 0), total.get("count", 0))

@@ -28,6 +28,8 @@ WEIGHTS = ("ViClip-InternVid-10M-FLT.pth (ViCLIP ViT-L/14, InternVid-10M-FLT) co
 class _ViCLIPMetric(Metric):
     higher_is_better = True
     weights = WEIGHTS
+    own_options = {"model": "ViCLIP weights: an eve-bench ViCLIP folder or safetensors file; alias --viclip-model"}
+    option_fields = {"model": "viclip_model"}
 
     def __init__(self, options=None) -> None:
         super().__init__(options)
@@ -37,7 +39,7 @@ class _ViCLIPMetric(Metric):
 
     def _weights(self) -> str | None:
         """The weights' identity (resolved path, size, mtime), or the bare path when absent."""
-        path = self.options.viclip_model
+        path = self.option("model")
         return weights_id(path) if path and Path(path).exists() else path
 
     @property
@@ -47,7 +49,7 @@ class _ViCLIPMetric(Metric):
     def prepare(self) -> None:
         # Raises MissingWeightsError naming --viclip-model when the path is unset or absent, and
         # WeightsError when it holds a pickle or unreadable weights.
-        self.model = _shared_model(self.options.viclip_model, self.options.device, self._weights())
+        self.model = _shared_model(self.option("model"), self.options.device, self._weights())
         cache = self.options.embedding_cache
         self.cache = cache if cache is not None else EmbeddingCache()
 

@@ -16,16 +16,15 @@ from eve_bench.registry import Registry, UnknownNameError, import_attr
 
 MODELS: Registry = Registry("model", entry_point_group="eve_bench.models")
 MODELS.register("identity", "eve_bench.models.identity:IdentityEditor")
-# The reference baselines (reference/, trained by the project; shipped synth weights by default).
-for _name in ("per_frame_edit", "video_sdedit", "plug_and_play"):
-    MODELS.register(_name, f"reference.baselines:{_name}")
-MODELS.register("eve", "reference.eve:load")  # the EVE student, aligned by FDD
+# The reference models (per_frame_edit, video_sdedit, plug_and_play, eve) come through the
+# eve_bench.models entry points in pyproject.toml, as any other package's models do.
 # Public weights through diffusers (eve_bench/models/diffusers_pipeline.py; docs/baselines.md).
 MODELS.register("diffusers", "eve_bench.models.diffusers_pipeline:load")
 for _name in ("instruct_pix2pix", "animatediff_sdedit", "wan_sdedit", "lucy_edit"):
     MODELS.register(_name, f"eve_bench.models.diffusers_pipeline:{_name}")
 
-# One line each for `eve-bench list models` (kept here so that listing imports no model code).
+# One line each for `eve-bench list models` (kept here so that listing imports no model code;
+# the reference models' lines too, though their names come from entry points).
 DESCRIPTIONS = {
     "identity": "returns the source video: the floor every leaderboard shows",
     "per_frame_edit": "reference edit teacher (backbone + ControlNet) on every frame; shipped synth weights",
@@ -65,7 +64,9 @@ def resolve_factory(spec: str):
 
 
 def load_model(spec: str, model_args: dict | None = None, device: str | None = None) -> VideoEditor:
-    """Build the model; `device` is passed along only to factories with a `device` parameter."""
+    """Build the model; `device` is passed to factories that name a `device` parameter or take
+    **kwargs (the reference baselines forward theirs to a constructor that takes it), unless the
+    model args set it."""
     factory = resolve_factory(spec)
     kwargs = dict(model_args or {})
     if device is not None and "device" not in kwargs and _accepts(factory, "device"):
@@ -81,8 +82,7 @@ def _accepts(factory, name: str) -> bool:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return False
-    # Only an explicit parameter: a bare **kwargs often forwards to a constructor that rejects it.
-    return name in params
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 __all__ = [

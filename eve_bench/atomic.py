@@ -1,0 +1,36 @@
+"""The one atomic file writer: write to a hidden temporary name beside the target, rename into
+place. A reader never sees half a file; a killed writer leaves only `.<name>.<random>.tmp<ext>`,
+which run_folder.py removes (frame folders, replaced whole, are video.write_frames_dir's)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, ext: str = "", mode: int = 0o644):
+    """Yield a temporary path beside `path`; once the block succeeds it is renamed to `path`
+    (readable by all: mkstemp makes files private), and on any error removed. `ext` ends the
+    temporary name, for writers that choose a format by extension (".mp4")."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{ext}", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically, flushed to disk before the rename."""
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
