@@ -30,7 +30,7 @@ DESCRIPTIONS = {
     "per_frame_edit": "reference edit teacher (backbone + ControlNet) on every frame; shipped synth weights",
     "video_sdedit": "reference video teacher re-noising the source to strength 0.75 (SDEdit); shipped synth weights",
     "plug_and_play": "reference adapters stacked without alignment (EVE's w/o-alignment ablation)",
-    "eve": "reference EVE student aligned by FDD (refuses until trained)",
+    "eve": "reference EVE student aligned by FDD (shipped synth student; variant=... for its ablations)",
     "diffusers": "any local diffusers editing pipeline: path=DIR[,pipeline=ClassName] (docs/baselines.md)",
     "instruct_pix2pix": "InstructPix2Pix on every frame (timbrooks/instruct-pix2pix)",
     "animatediff_sdedit": "SDEdit at strength 0.75 with AnimateDiff on SD-1.5 (EVE's SDEdit baseline)",
