@@ -19,6 +19,8 @@ repeated per frame here; ControlNet residuals are in the per-frame (B*F, C, h, w
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 
@@ -45,11 +47,24 @@ def build_motion_adapter(motion_cfg: dict):
     return adapter
 
 
+class _EmptyFp32ListFilter(logging.Filter):
+    # diffusers' from_unet2d casts with .to(dtype) and then warns about "modules that should be kept in
+    # float32: []" even though the list is empty; that line would greet every user of the main command.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []" not in record.getMessage()
+
+
 def build_video_unet(unet, motion_adapter, freeze_backbone: bool = True):
     """UNetMotionModel = backbone UNet (copied) + motion modules (call before adding PEFT layers)."""
     from diffusers import UNetMotionModel
 
-    video_unet = UNetMotionModel.from_unet2d(unet, motion_adapter, load_weights=True)
+    log = logging.getLogger("diffusers.models.modeling_utils")
+    quiet = _EmptyFp32ListFilter()
+    log.addFilter(quiet)
+    try:
+        video_unet = UNetMotionModel.from_unet2d(unet, motion_adapter, load_weights=True)
+    finally:
+        log.removeFilter(quiet)
     if video_unet.device != unet.device or video_unet.dtype != unet.dtype:
         video_unet.to(device=unet.device, dtype=unet.dtype)
     if freeze_backbone:
