@@ -233,3 +233,20 @@ def test_paper_tables_from_runs_skip_missing_ones(tmp_path, monkeypatch):
     tgve = (out / "table1-tgve.md").read_text()
     assert "| TAV |" in tgve and "| 20.36 | 0.924 | 0.162 | 0.243 | 72.4 | 74.0 | 85.2 | 77.2 |" in tgve
     assert main(["paper-tables", "--out", str(out), "--ablation", "no_such_row=x"]) == 2
+
+
+def test_ordering_line_names_an_ablation_that_beats_full_eve_and_keeps_the_order_readable():
+    from eve_bench.gt_preference import Preference
+    from eve_bench.paper_tables import ordering_line
+    from eve_bench.reported import ablations
+    from eve_bench.uncertainty import Interval
+
+    rows = ablations()
+    avgs = [(80, 70, 90), (78, 70, 86), (75, 68, 84), (28, 20, 37), (70, 60, 79)]  # the 4th beats EVE
+    measured = [(r, Preference((), Interval(e, lo, hi, 42), 42)) for r, (e, lo, hi) in zip(rows, avgs)]
+    line = ordering_line(measured)
+    assert "**does not hold**" in line and "4 of 5 measured ablations lose to full EVE beyond noise" in line
+    assert f"{rows[3].name_in_source} beats full EVE beyond noise" in line
+    assert "&gt;" not in line and f"{rows[0].name_in_source} > {rows[1].name_in_source}" in line
+    in_order = [(r, Preference((), Interval(90 - 5 * i, 85 - 5 * i, 95 - 5 * i, 42), 42)) for i, r in enumerate(rows)]
+    assert "**holds**" in ordering_line(in_order) and "beats" not in ordering_line(in_order)
