@@ -156,13 +156,20 @@ def render_markdown(rows: list[dict], title: str | None = None, reported: str | 
         lines.append("| model | " + " | ".join(md_cell(t) for t in tasks) + " |")
         lines.append("|" + "---|" * (1 + len(tasks)))
         for r in rows:
-            lines.append("| " + md_cell(r["model"]) + " | "
+            lines.append("| " + md_cell(row_label(r, rows)) + " | "
                          + " | ".join(fmt_ci(r["per_task"].get(t, {}).get(name), interval(r, name, t)) for t in tasks) + " |")
     lines += paired_lines(rows)
     if reported:
         lines += reported_lines(rows, reported)
     lines += ["", "Runs: " + ", ".join(md_cell(r["run"]) for r in rows), ""]
     return "\n".join(lines)
+
+
+def row_label(row: dict, rows: list[dict]) -> str:
+    """The model's name, with its args where another row runs the same model (the ablations of
+    one student), so that a table without an args column credits each row to its configuration."""
+    shared = sum(r["model"] == row["model"] for r in rows) > 1
+    return row["model"] + (f" ({row['model_args']})" if shared and row["model_args"] else "")
 
 
 def paired_lines(rows: list[dict]) -> list[str]:

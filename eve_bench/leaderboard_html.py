@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from eve_bench.gallery import Prompts, copy_small, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
-from eve_bench.leaderboard import _arrow, _metric_names, fmt_ci, interval, reported_table
+from eve_bench.leaderboard import _arrow, _metric_names, fmt_ci, interval, reported_table, row_label
 from eve_bench.results import load_summary
 
 MEDIA = "leaderboard_media"  # beside leaderboard.html; rebuilt whole on every write
@@ -133,7 +133,7 @@ def _task_tables(rows: list[dict], defs: dict[str, str]) -> list[str]:
     out = []
     for name in _metric_names(rows):
         head = [_th("model", numeric=False)] + [_th(t, defs[name]) for t in tasks]
-        body = ["<tr>" + f"<td>{_e(r['model'])}</td>"
+        body = ["<tr>" + f"<td>{_e(row_label(r, rows))}</td>"
                 + "".join(_mean_td(r["per_task"].get(t, {}).get(name), interval(r, name, t)) for t in tasks) + "</tr>"
                 for r in rows]
         out.append(f'<h3 title="{_e(defs[name])}">{_e(name + _arrow(rows, name))} per task</h3>' + _table(f"task-{name}", head, body))

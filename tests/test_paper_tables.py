@@ -109,7 +109,8 @@ def test_reported_data_ships_as_package_data():
 # --- hand-made runs -----------------------------------------------------------------------------
 
 
-def _hand_made_run(path: Path, values: dict[str, list[float]], suite: str = "synth", model: str = "hand") -> Path:
+def _hand_made_run(path: Path, values: dict[str, list[float]], suite: str = "synth", model: str = "hand",
+                   model_args: dict | None = None) -> Path:
     """A finished run folder whose samples have the given metric values (sample i: key s/v{i}/task)."""
     n = len(next(iter(values.values())))
     tasks = ("style", "object")
@@ -119,7 +120,7 @@ def _hand_made_run(path: Path, values: dict[str, list[float]], suite: str = "syn
     agg = aggregate(records, list(values), tasks)
     direction = {m: "lower" if m == "warp_error" else "higher" for m in values}
     write_results(path, records, {
-        "schema_version": 1, "model": model, "model_args": {}, "suite": suite, "suite_version": "1", "tasks": list(tasks),
+        "schema_version": 1, "model": model, "model_args": model_args or {}, "suite": suite, "suite_version": "1", "tasks": list(tasks),
         "limit": None, "seed": 0, "frame_policy": {}, "metrics": {"overall": agg["overall"], "per_task": agg["per_task"]},
         "metric_counts": agg["counts"], "metric_info": {m: {"direction": direction[m], "id": m} for m in values},
         "n_samples": n, "n_failed": 0, "n_missing": 0, "versions": {"eve_bench": "0.1.0"},
@@ -250,3 +251,16 @@ def test_ordering_line_names_an_ablation_that_beats_full_eve_and_keeps_the_order
     assert "&gt;" not in line and f"{rows[0].name_in_source} > {rows[1].name_in_source}" in line
     in_order = [(r, Preference((), Interval(90 - 5 * i, 85 - 5 * i, 95 - 5 * i, 42), 42)) for i, r in enumerate(rows)]
     assert "**holds**" in ordering_line(in_order) and "beats" not in ordering_line(in_order)
+
+
+def test_per_task_rows_of_one_model_name_their_configuration(tmp_path):
+    from eve_bench.leaderboard import write_leaderboard
+
+    runs = [_hand_made_run(tmp_path / v, {"gt_psnr_in": [10.0 + i, 12.0, 11.0, 13.0]}, model="reference.eve",
+                           model_args={"variant": v}) for i, v in enumerate(("eve", "no_sds"))]
+    out = tmp_path / "board"
+    write_leaderboard(runs, out, title="t", gallery_per_task=0)
+    md = (out / "leaderboard.md").read_text()
+    per_task = md.split("per task", 1)[1]
+    assert "reference.eve (variant=eve)" in per_task and "reference.eve (variant=no_sds)" in per_task
+    assert "reference.eve (variant=no_sds)" in (out / "leaderboard.html").read_text()
