@@ -4,7 +4,8 @@
   model args or metric options): a file rewritten in place is new, without reading gigabytes;
 - `content_hash`: the exact bytes of an array (with its shape and dtype) or a text, for keys that
   must change whenever the content does (embedding cache, frames digests);
-- `json_hash`: a JSON-serialisable description (cache keys, seeds).
+- `json_hash`: a JSON-serialisable description (cache keys, seeds);
+- `files_digest`: the bytes of every file under a path, for identities that must survive a copy.
 """
 
 from __future__ import annotations
@@ -52,3 +53,21 @@ def named_bytes_hash(parts: Iterable[tuple[str, bytes]], length: int = 32) -> st
 def json_hash(obj, length: int = 24) -> str:
     """Short hash of a JSON-serialisable object (keys sorted; other objects by str)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+def files_digest(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> str:
+    """Hash of every file's relative path and bytes under `path` (a file or a folder), optionally
+    only files ending in `suffixes`: the same content gives the same digest in any folder, after
+    a fresh clone or a copy, where `files_stamp` would not."""
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        if suffixes and not f.name.endswith(suffixes):
+            continue
+        h.update(f"{f.relative_to(root).as_posix() if f != root else f.name}\0".encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()[:24]

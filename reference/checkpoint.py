@@ -233,17 +233,13 @@ class EVEModel:
 
         d = Path(directory)
         config = EVEConfig.load(d)
-
-        def where(attr: str, default: str) -> Path:
-            value = getattr(config, attr)
-            return (d / value) if value and not Path(value).is_absolute() else Path(value) if value else d / default
-
+        where = part_paths(d, config)
         torch_dtype = torch_dtype or torch.float32  # as stored would mix dtypes (see Backbone.from_pretrained)
-        backbone = Backbone.from_pretrained(where("backbone_path", "backbone"), torch_dtype=torch_dtype)
+        backbone = Backbone.from_pretrained(where["backbone"], torch_dtype=torch_dtype)
         kw = {"torch_dtype": torch_dtype}
         parts = {}
         for a in ADAPTERS:
-            path = where(a.path_key, a.name)
+            path = where[a.name]
             if (path / "config.json").is_file():
                 parts[a.name] = getattr(diffusers, a.diffusers_class).from_pretrained(path, **kw, use_safetensors=True)
             elif a.name in require:
@@ -258,6 +254,18 @@ class EVEModel:
         if device is not None:
             model.to(device)
         return model
+
+
+def part_paths(directory: str | Path, config: EVEConfig | None = None) -> dict[str, Path]:
+    """Where each part of a checkpoint lies: its default folder, or the path eve_config.json names
+    (relative to the checkpoint unless absolute)."""
+    d = Path(directory)
+    config = config or EVEConfig.load(d)
+    out = {}
+    for name in ("backbone", *(a.name for a in ADAPTERS)):
+        value = getattr(config, f"{name}_path")
+        out[name] = (d / value if not Path(value).is_absolute() else Path(value)) if value else d / name
+    return out
 
 
 def load_sd15(

@@ -1,22 +1,26 @@
 """Factorized Diffusion Distillation (FDD): the student's K-bin rollout, score distillation from
-each frozen teacher, the two discriminators and their hinge losses. `reference.train_fdd` is the
+each frozen teacher, and the adversarial half's data: real/fake pairs for the discriminators, a
+replay buffer of the student's samples and a held-out probe. `reference.discriminators` holds the
+networks and losses; `reference.teacher_bank` the teachers' samples; `reference.train_fdd` is the
 training entry point; docs/fdd.md states every loss as computed here and each choice the paper
 left open.
 
 One iteration, for a batch of unsupervised items y = (source clip, instruction, output caption):
-1. the student generates x'_0 from pure noise with k DDIM steps at K-bin timesteps (one random
-   timestep per bin of T / k steps), gradients kept through every step; frame 0 pinned to the edit
-   teacher's edit of the source's first frame when the video adapter is first-frame conditioned;
-2. SDS: x'_0 (stop-gradient) is noised to t; each frozen teacher predicts the clean sample, the
+1. the discriminators take `d_steps` updates on pairs of the same items: the teachers' samples
+   from the bank (real) against the student's recent samples from the replay buffer (fake), each
+   pair seen through one draw of re-noising (from `sds_only_steps - d_warmup` on);
+2. the student generates x'_0 from noise with k DDIM steps at K-bin timesteps, gradients kept
+   through every step; frame 0 pinned to the edit teacher's edit of the source's first frame when
+   the video adapter is first-frame conditioned;
+3. SDS: x'_0 (stop-gradient) is noised to t; each frozen teacher predicts the clean sample, the
    edit teacher per frame, the video teacher per clip; the student is pulled toward it;
-3. adversarial (after `sds_only_steps`): D_e judges (input frame, instruction, output frame), D_v
-   (clip, caption); teachers' DDIM samples are "real", the student's are "fake";
+4. adversarial (from `sds_only_steps` on): D_e judges (input frame, instruction, output frame),
+   D_v (clip, caption) of the student's x'_0;
 L_G = α (L_G-e + λ L_SDS-e) + β (L_G-v + λ L_SDS-v) and L_D = α L_D-e + β L_D-v.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reference import predict
+from reference.discriminators import Discriminators, ViewNoise, draw_view_noise, generator_loss, hinge_d_loss, paired_measures
 from reference.video_adapter import batch_to_frames, frames_to_batch
 
 
@@ -36,12 +41,18 @@ class FDDSettings:
     """student DDIM steps in a training rollout (the paper's k; gradients kept through all of them)"""
     kbin: bool = True
     """one random timestep per bin of T / k steps; off: fixed evenly spaced steps (ablation "w/o K-bin")"""
+    first_step: Literal["bin", "top"] = "bin"
+    """where the rollout's first step sits: "bin" draws it in the top bin like the others (the
+    paper's K-bin; the pure-noise start then stands for a slightly noisier timestep); "top" always
+    takes T - 1, the only timestep where pure noise is exact under zero-terminal SNR, and where
+    inference starts"""
     sds: bool = True
     """score distillation from both teachers (off: ablation "w/o SDS")"""
     adversarial: bool = True
     """the two discriminators (off: ablation "w/o discriminators")"""
     sds_only_steps: int = 1000
-    """iterations before the adversarial losses start (the paper: 1,000 of 1,500); ignored without SDS"""
+    """iterations before the student sees the adversarial losses (the paper: 1,000 of 1,500);
+    without SDS the adversarial losses start after the discriminators' warm-up"""
     lambda_sds: float = 2.5
     alpha: float = 0.5
     """weight of the edit teacher's losses"""
@@ -68,16 +79,37 @@ class FDDSettings:
     first_frame_steps: int = 20
     """DDIM steps of the edit teacher's first-frame edit the rollout is pinned to"""
     teacher_sample_steps: int = 10
-    """DDIM steps of the teachers' samples the discriminators see as real"""
+    """DDIM steps of the teachers' samples the discriminators see as real (made once, in the bank)"""
     disc_frames: int = 2
-    """frames per clip D_e judges (chosen at random each iteration; frame 0 is never one when pinned)"""
-    disc_t_max: int = 750
-    """the UNet-encoder feature network sees latents re-noised to t_D ~ U[0, disc_t_max] (LADD)"""
+    """frames per clip D_e judges in a pair (chosen at random; frame 0 is never one when pinned)"""
     disc_backbone: Literal["unet_encoder", "dinov2"] = "unet_encoder"
     """frozen feature network of both discriminators: the backbone UNet's encoder on re-noised latents
     (no DINO weights exist for the synth world), or DINOv2 on decoded frames (`dinov2_path`)"""
     dinov2_path: str | None = None
     """a local transformers Dinov2Model folder (e.g. facebook/dinov2-small)"""
+    disc_taps: str = ""
+    """the feature network's taps, comma-separated ("": its default). UNet encoder: conv_in,
+    down<i> (block i before its downsampler), down<i>_ds (after it), mid; DINOv2: layer numbers"""
+    disc_t_min: int = 0
+    disc_t_max: int = 100
+    """the UNet encoder sees latents re-noised to t_D ~ U[disc_t_min, disc_t_max]"""
+    disc_shared_noise: bool = True
+    """both sides of a real/fake pair get the same (t_D, ε); off: each its own draw"""
+    d_steps: int = 1
+    """discriminator updates per student update"""
+    d_batch: int = 8
+    """pairs per discriminator update, drawn from the replay buffer with their bank samples"""
+    d_warmup: int = 100
+    """iterations the discriminators train before the student sees them"""
+    replay_size: int = 32
+    """the student's most recent samples kept for the discriminators"""
+    r1_weight: float = 0.0
+    """approximate R1 (FastGen): weight of mean (D(real) - D(real + r1_sigma ε))², 0 off"""
+    r1_sigma: float = 0.1
+    probe_every: int = 50
+    """iterations between measurements of D on the held-out probe pairs (0: never)"""
+    grad_log_every: int = 10
+    """iterations between measurements of each loss term's gradient on the student (0: never)"""
 
     def __post_init__(self):
         if self.k < 1:
@@ -86,18 +118,42 @@ class FDDSettings:
             raise ValueError("FDD needs SDS, the discriminators, or both")
         if self.disc_backbone == "dinov2" and not self.dinov2_path:
             raise ValueError("disc_backbone dinov2 needs dinov2_path: a local transformers Dinov2Model folder")
+        if not 0 <= self.disc_t_min <= self.disc_t_max:
+            raise ValueError(f"need 0 <= disc_t_min <= disc_t_max, got {self.disc_t_min}, {self.disc_t_max}")
+        if self.d_batch < 1 or self.d_steps < 0 or self.d_warmup < 0 or self.replay_size < 1:
+            raise ValueError("d_batch and replay_size must be >= 1, d_steps and d_warmup >= 0")
+
+    @property
+    def adversarial_start(self) -> int:
+        """The first iteration whose student loss has the adversarial terms."""
+        return self.sds_only_steps if self.sds else self.d_warmup
 
     def adversarial_at(self, step: int) -> bool:
-        """Whether iteration `step` (0-based) uses the discriminators."""
-        return self.adversarial and (not self.sds or step >= self.sds_only_steps)
+        """Whether iteration `step` (0-based) gives the student the adversarial losses."""
+        return self.adversarial and step >= self.adversarial_start
+
+    def disc_trains_at(self, step: int) -> bool:
+        """Whether the discriminators update at iteration `step`: from `d_warmup` iterations before
+        the student first sees them."""
+        return self.adversarial and self.d_steps > 0 and step >= max(0, self.adversarial_start - self.d_warmup)
+
+    def student_learns_at(self, step: int) -> bool:
+        """Without SDS the student has no loss until the warm-up is over."""
+        return self.sds or self.adversarial_at(step)
 
 
 # ---------------------------------------------------------------------- K-bin timesteps
-def rollout_timesteps(k: int, num_train_timesteps: int, kbin: bool, generator: torch.Generator | None = None) -> list[int]:
+def rollout_timesteps(k: int, num_train_timesteps: int, kbin: bool, generator: torch.Generator | None = None,
+                      first_step: str = "bin") -> list[int]:
     """k decreasing timesteps: one uniform draw from each of k equal bins of [0, T) (K-bin), or the
-    bins' upper ends, fixed (999, 666, 333 for k = 3, T = 1000)."""
+    bins' upper ends, fixed (999, 666, 332 for k = 3, T = 1000). `first_step` "top" pins the
+    first one to T - 1."""
     edges = [round(num_train_timesteps * i / k) for i in range(k + 1)]  # 0 ... T
     bins = [(edges[i], edges[i + 1] - 1) for i in reversed(range(k))]  # highest bin first
+    if first_step == "top":
+        bins[0] = (bins[0][1], bins[0][1])
+    elif first_step != "bin":
+        raise ValueError(f"unknown first_step {first_step!r} (bin, top)")
     if not kbin:
         return [hi for _, hi in bins]
     return [int(torch.randint(lo, hi + 1, (1,), generator=generator)) for lo, hi in bins]
@@ -129,199 +185,31 @@ def sds_loss(x0_student: torch.Tensor, x0_teacher: torch.Tensor, weighting: str 
     return 0.5 * F.mse_loss(x0_student.float(), target), diff.abs().mean()
 
 
-def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-
-
-def generator_loss(fake_logits: torch.Tensor, form: str = "hinge") -> torch.Tensor:
-    if form == "hinge":
-        return -fake_logits.mean()
-    if form == "paper":  # as printed; no gradient once D(fake) < -1
-        return -F.relu(1 + fake_logits).mean()
-    raise ValueError(f"unknown generator loss {form!r} (hinge, paper)")
-
-
-# ---------------------------------------------------------------------- feature networks
-class UNetEncoderFeatures:
-    """The frozen backbone UNet's encoder (down blocks + mid block) as the discriminators' feature
-    network, on latents re-noised to t_D ~ U[0, t_max] (LADD), the caption in its cross-attention.
-    Not an nn.Module: its weights are the backbone's, never trained nor saved with the heads."""
-
-    def __init__(self, unet, scheduler, t_max: int = 750):
-        self.unet, self.scheduler, self.t_max = unet, scheduler, t_max
-
-    def channels(self) -> list[int]:
-        cfg = self.unet.config
-        return list(cfg.block_out_channels) + [cfg.block_out_channels[-1]]
-
-    def __call__(self, latents: torch.Tensor, text: torch.Tensor, noisy: bool = True) -> list[torch.Tensor]:
-        unet = self.unet
-        n = latents.shape[0]
-        if noisy:
-            t = torch.randint(0, self.t_max + 1, (n,), device=latents.device)
-            latents = predict.add_noise(self.scheduler, latents, torch.randn_like(latents), t)
-        else:
-            t = torch.zeros(n, dtype=torch.long, device=latents.device)
-        emb = unet.time_embedding(unet.time_proj(t).to(latents.dtype))
-        h = unet.conv_in(latents)
-        taps = []
-        for block in unet.down_blocks:
-            if getattr(block, "has_cross_attention", False):
-                h, _ = block(hidden_states=h, temb=emb, encoder_hidden_states=text)
-            else:
-                h, _ = block(hidden_states=h, temb=emb)
-            taps.append(h)
-        taps.append(unet.mid_block(h, emb, encoder_hidden_states=text))
-        return taps
-
-    def source(self, pixels, latents, text):
-        return self(latents, text, noisy=False)
-
-
-class Dinov2Features:
-    """Frozen DINOv2 (transformers' Dinov2Model from a local folder) on decoded frames: [-1, 1] ->
-    [0, 1] -> bilinear to its image size -> ImageNet normalisation; patch tokens of four evenly
-    spaced layers as maps (N, C, g, g). Latents are decoded through the frozen VAE with gradients."""
-
-    MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-    def __init__(self, path: str, vae, scaling_factor: float, device=None, dtype=torch.float32):
-        from transformers import Dinov2Model
-
-        self.model = Dinov2Model.from_pretrained(path, dtype=dtype, use_safetensors=True).to(device).requires_grad_(False).eval()
-        self.vae, self.scaling_factor = vae, scaling_factor
-        n = self.model.config.num_hidden_layers
-        self.layers = sorted({round(n * (i + 1) / 4) for i in range(4)})  # e.g. 3, 6, 9, 12
-
-    def channels(self) -> list[int]:
-        return [self.model.config.hidden_size] * len(self.layers)
-
-    def _pixels(self, images):
-        size = self.model.config.image_size
-        x = ((images.float() + 1) / 2).clamp(0, 1)
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        mean = torch.tensor(self.MEAN, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.STD, device=x.device).view(1, 3, 1, 1)
-        out = self.model(((x - mean) / std).to(self.model.dtype), output_hidden_states=True)
-        skip = 1 + getattr(self.model.config, "num_register_tokens", 0)  # CLS (+ registers)
-        maps = []
-        for i in self.layers:
-            tok = out.hidden_states[i][:, skip:]
-            g = int(math.isqrt(tok.shape[1]))
-            maps.append(tok.transpose(1, 2).reshape(tok.shape[0], tok.shape[2], g, g))
-        return maps
-
-    def __call__(self, latents, text, noisy: bool = True):
-        images = self.vae.decode(latents.to(self.vae.dtype) / self.scaling_factor).sample
-        return self._pixels(images)
-
-    def source(self, pixels, latents, text):
-        return self._pixels(pixels)
-
-
-# ---------------------------------------------------------------------- discriminator heads
-def _heads(c: int) -> int:
-    return max(1, min(8, c // 16))
-
-
-class ProjectionHead(nn.Module):
-    """Per-position logits from one feature map (ADD / StyleGAN-T style): a small conv body, an
-    unconditional logit and a projection logit <h, W c> / sqrt(dim) with the condition vector c;
-    averaged over positions."""
-
-    def __init__(self, channels: int, cond_dim: int, dim: int = 64):
-        super().__init__()
-        groups = math.gcd(channels, 8)
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 1), nn.GroupNorm(groups, channels), nn.LeakyReLU(0.2),
-            nn.Conv2d(channels, channels, 3, padding=1), nn.GroupNorm(groups, channels), nn.LeakyReLU(0.2),
-            nn.Conv2d(channels, dim, 1),
-        )
-        self.out = nn.Conv2d(dim, 1, 1)
-        self.cond = nn.Linear(cond_dim, dim)
-        self.dim = dim
-
-    def forward(self, feats: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = self.body(feats.float())
-        proj = (h * self.cond(cond.float())[:, :, None, None]).sum(1, keepdim=True) / math.sqrt(self.dim)
-        return (self.out(h) + proj).flatten(1).mean(1)
-
-
-class EditDiscriminator(nn.Module):
-    """D_e(input frame, instruction, output frame). Per feature tap, the output frame's tokens
-    attend to [the input frame's tokens at the same tap ; the instruction's text tokens, projected]
-    (the paper's "additional attention layer" combining an input-image projection with the text),
-    then a projection head conditioned on [pooled instruction ; pooled output caption]."""
-
-    def __init__(self, channels: list[int], text_dim: int):
-        super().__init__()
-        self.text = nn.ModuleList(nn.Linear(text_dim, c) for c in channels)
-        self.attn = nn.ModuleList(nn.MultiheadAttention(c, _heads(c), batch_first=True) for c in channels)
-        self.norm = nn.ModuleList(nn.LayerNorm(c) for c in channels)
-        self.cond = nn.Sequential(nn.Linear(2 * text_dim, text_dim), nn.SiLU())
-        self.heads = nn.ModuleList(ProjectionHead(c, text_dim) for c in channels)
-
-    def forward(self, out_feats, in_feats, instruction_tokens, pooled) -> torch.Tensor:
-        cond = self.cond(pooled.float())
-        logits = 0
-        for i, (o, s) in enumerate(zip(out_feats, in_feats)):
-            n, c, h, w = o.shape
-            q = o.float().flatten(2).transpose(1, 2)  # (N, hw, c)
-            kv = torch.cat([s.float().flatten(2).transpose(1, 2), self.text[i](instruction_tokens.float())], dim=1)
-            a, _ = self.attn[i](self.norm[i](q), kv, kv, need_weights=False)
-            fused = (q + a).transpose(1, 2).reshape(n, c, h, w)
-            logits = logits + self.heads[i](fused, cond)
-        return logits / len(out_feats)
-
-
-class VideoDiscriminator(nn.Module):
-    """D_v(clip, caption): per feature tap a linear projection, then one temporal self-attention
-    layer over the frames at each spatial position (learned temporal positions), residual, then a
-    projection head conditioned on the pooled caption; averaged over frames."""
-
-    def __init__(self, channels: list[int], text_dim: int, max_frames: int = 32):
-        super().__init__()
-        self.proj = nn.ModuleList(nn.Conv2d(c, c, 1) for c in channels)
-        self.pos = nn.ParameterList(nn.Parameter(torch.zeros(max_frames, c)) for c in channels)
-        self.norm = nn.ModuleList(nn.LayerNorm(c) for c in channels)
-        self.attn = nn.ModuleList(nn.MultiheadAttention(c, _heads(c), batch_first=True) for c in channels)
-        self.heads = nn.ModuleList(ProjectionHead(c, text_dim) for c in channels)
-
-    def forward(self, feats, num_frames: int, pooled) -> torch.Tensor:
-        logits = 0
-        for i, fm in enumerate(feats):
-            bf, c, h, w = fm.shape
-            b = bf // num_frames
-            x = self.proj[i](fm.float()).reshape(b, num_frames, c, h * w).permute(0, 3, 1, 2).reshape(b * h * w, num_frames, c)
-            x = x + self.pos[i][:num_frames]
-            a, _ = self.attn[i](self.norm[i](x), self.norm[i](x), self.norm[i](x), need_weights=False)
-            x = (x + a).reshape(b, h * w, num_frames, c).permute(0, 2, 3, 1).reshape(bf, c, h, w)
-            per_frame = self.heads[i](x, pooled.float().repeat_interleave(num_frames, dim=0))
-            logits = logits + per_frame.reshape(b, num_frames).mean(1)
-        return logits / len(feats)
-
-
-class Discriminators(nn.Module):
-    """D_e and D_v: the trainable heads (the only state the discriminators save)."""
-
-    def __init__(self, channels: list[int], text_dim: int, max_frames: int = 32):
-        super().__init__()
-        self.edit = EditDiscriminator(channels, text_dim)
-        self.video = VideoDiscriminator(channels, text_dim, max_frames)
-
-
 # ---------------------------------------------------------------------- one batch, prepared
+@dataclass
+class DiscContext:
+    """What the discriminators are conditioned on, for B clips of F frames."""
+
+    pixels: torch.Tensor  # [-1, 1] source frames (B*F, 3, R, R), clip-major
+    source: torch.Tensor  # their latents (B*F, C, h, w) (posterior mode)
+    caption_tokens: torch.Tensor  # (B, L, D) output-caption hidden states
+    instruction_tokens: torch.Tensor  # (B, L, D) the edit adapter's instruction text
+    pooled_caption: torch.Tensor  # (B, D)
+    pooled_instruction: torch.Tensor  # (B, D)
+    empty: torch.Tensor  # (1, L, D)
+    num_frames: int
+
+    @property
+    def num_clips(self) -> int:
+        return self.caption_tokens.shape[0]
+
+
 @dataclass
 class Batch:
     """An unsupervised batch made ready for FDD: B clips of F frames."""
 
-    frames: torch.Tensor  # [-1, 1] source frames (B*F, 3, R, R), clip-major
-    source: torch.Tensor  # their latents (B*F, C, h, w) (posterior mode)
     cond: predict.EditConditioning
-    caption_tokens: torch.Tensor  # (B, L, D) output-caption hidden states (== cond.caption)
-    instruction_tokens: torch.Tensor  # (B, L, D)
-    pooled_caption: torch.Tensor  # (B, D)
-    pooled_instruction: torch.Tensor  # (B, D)
+    ctx: DiscContext
     first: torch.Tensor | None  # (B, C, h, w) the edit teacher's first-frame edit, or None
     num_frames: int
 
@@ -361,35 +249,60 @@ def pooled_text(backbone, prompts: list[str]) -> torch.Tensor:
     return out.pooler_output.to(backbone.dtype)
 
 
-@torch.no_grad()
-def prepare_batch(model, items: dict, settings: FDDSettings, guidance: Guidance, generator: torch.Generator) -> Batch:
-    """Frames, conditioning, text and the pinned first frame for a batch of stream items
-    (video uint8 (B, T, H, W, 3), instruction, target_caption, task); `T` is cut to the
-    checkpoint's window."""
+def source_frames(model, videos) -> torch.Tensor:
+    """uint8 clips (B, T, H, W, 3), cut to the checkpoint's window -> [-1, 1] frames (B*F, 3, R, R)."""
     from reference.sampling import frames_to_tensor
 
     bb = model.backbone
-    videos = items["video"][:, : model.config.num_frames]
+    videos = videos[:, : model.config.num_frames]
     b, f = videos.shape[:2]
-    frames = frames_to_tensor(videos.reshape(b * f, *videos.shape[2:]), model.config.resolution, bb.device, bb.dtype)
+    return frames_to_tensor(videos.reshape(b * f, *videos.shape[2:]), model.config.resolution, bb.device, bb.dtype)
+
+
+@torch.no_grad()
+def disc_context(model, frames: torch.Tensor, instructions: list[str], captions: list[str], tasks: list,
+                 source: torch.Tensor | None = None) -> DiscContext:
+    """The discriminators' conditions for B clips: source frames (B*F, 3, R, R) and their latents
+    (encoded here unless given), texts encoded once."""
+    bb = model.backbone
+    b = len(captions)
+    instr = cond_instructions(model, instructions, tasks)
+    tokens = predict.encode_prompts(bb, list(captions) + instr + [""])
+    pooled = pooled_text(bb, list(captions) + instr)
+    return DiscContext(
+        pixels=frames,
+        source=bb.encode_images(frames) if source is None else source.to(bb.device, bb.dtype),
+        caption_tokens=tokens[:b],
+        instruction_tokens=tokens[b : 2 * b],
+        pooled_caption=pooled[:b],
+        pooled_instruction=pooled[b:],
+        empty=tokens[2 * b :],
+        num_frames=frames.shape[0] // b,
+    )
+
+
+@torch.no_grad()
+def prepare_batch(model, items: dict, settings: FDDSettings, guidance: Guidance, generator: torch.Generator) -> Batch:
+    """Frames, conditioning, text and the pinned first frame for a batch of items (video uint8
+    (B, T, H, W, 3), instruction, target_caption, task; optionally `first`, the first-frame edits
+    (B, C, h, w) from the teacher bank, and `source`, the source latents (B, F, C, h, w));
+    `T` is cut to the checkpoint's window."""
+    frames = source_frames(model, items["video"])
     instructions, captions, tasks = list(items["instruction"]), list(items["target_caption"]), list(items["task"])
+    b = len(captions)
+    f = frames.shape[0] // b
     cond = predict.edit_conditioning(model, frames, instructions, captions, tasks)
     first = None
     if model.config.first_frame_conditioning:
-        first_cond = predict.edit_conditioning(model, frames[::f], instructions, captions, tasks)
-        first = teacher_edit_samples(model, first_cond, guidance.edit, settings.first_frame_steps, generator)
-    pooled = pooled_text(bb, captions + cond_instructions(model, instructions, tasks))
-    return Batch(
-        frames=frames,
-        source=bb.encode_images(frames),
-        cond=cond,
-        caption_tokens=cond.caption,
-        instruction_tokens=cond.instruction[: b * f : f],
-        pooled_caption=pooled[:b],
-        pooled_instruction=pooled[b:],
-        first=first,
-        num_frames=f,
-    )
+        first = items.get("first")
+        if first is None:
+            first_cond = predict.edit_conditioning(model, frames[::f], instructions, captions, tasks)
+            first = teacher_edit_samples(model, first_cond, guidance.edit, settings.first_frame_steps, generator)
+        first = first.to(model.backbone.device, model.backbone.dtype)
+    source = items.get("source")
+    ctx = disc_context(model, frames, instructions, captions, tasks,
+                       None if source is None else source.reshape(b * f, *source.shape[2:]))
+    return Batch(cond=cond, ctx=ctx, first=first, num_frames=f)
 
 
 def cond_instructions(model, instructions, tasks) -> list[str]:
@@ -414,6 +327,7 @@ def _inference_timesteps(model, steps: int):
     return sampling_timesteps(model.backbone.ddim(), steps)
 
 
+# ---------------------------------------------------------------------- the teachers' samples
 def teacher_edit_samples(model, cond: predict.EditConditioning, scales: tuple[float, float], steps: int,
                          generator) -> torch.Tensor:
     """The edit teacher's DDIM edits of the frames `cond` was built on: latents (B*F, C, h, w)."""
@@ -431,25 +345,18 @@ def teacher_video_samples(model, batch: Batch, scale: float, steps: int, generat
     bb = model.backbone
     x = _randn(_latent_shape(model, batch.num_clips, batch.num_frames), generator, bb.device, bb.dtype)
     return predict.ddim(bb.ddim(), x,
-                        lambda x, t: predict.video_prediction(model.video_unet, x, t, batch.caption_tokens,
+                        lambda x, t: predict.video_prediction(model.video_unet, x, t, batch.cond.caption,
                                                               batch.cond.empty, scale),
                         _inference_timesteps(model, steps), predict.pin_first_frame(batch.first))
 
 
-def frame_subset(cond: predict.EditConditioning, frames: list[int]) -> predict.EditConditioning:
-    """The conditioning of the same clips restricted to `frames` (indices within each clip)."""
-    b, f = cond.num_clips, cond.num_frames
-    idx = torch.tensor([br * b * f + c * f + i for br in range(3) for c in range(b) for i in frames])
-    return predict.EditConditioning(cond.image[idx], cond.instruction[idx], cond.caption, cond.empty, len(frames))
-
-
-# ---------------------------------------------------------------------- the iteration's parts
+# ---------------------------------------------------------------------- the student's side
 def rollout(model, student, batch: Batch, settings: FDDSettings, guidance: Guidance, generator) -> tuple[torch.Tensor, list[int]]:
     """The student's k-step DDIM generation x'_0 (B, C, F, h, w) from pure noise, with gradients
-    through every step; returns it and the timesteps used."""
+    through every step (when enabled); returns it and the timesteps used."""
     bb = model.backbone
     sched = bb.ddim()
-    taus = rollout_timesteps(settings.k, sched.config.num_train_timesteps, settings.kbin, generator)
+    taus = rollout_timesteps(settings.k, sched.config.num_train_timesteps, settings.kbin, generator, settings.first_step)
     noise = _randn(_latent_shape(model, batch.num_clips, batch.num_frames), generator, bb.device, bb.dtype)
 
     def student_fn(x, t):
@@ -480,36 +387,47 @@ def sds_losses(model, batch: Batch, x0: torch.Tensor, settings: FDDSettings, gui
         x0_e = batch_to_frames(predict.to_x0(sched, flat, out_e, tf), f)
         pin = predict.pin_first_frame(batch.first)
         xt_v = pin(xt_v) if pin else xt_v
-        out_v = predict.video_prediction(model.video_unet, xt_v, t_v, batch.caption_tokens, batch.cond.empty, guidance.video)
+        out_v = predict.video_prediction(model.video_unet, xt_v, t_v, batch.cond.caption, batch.cond.empty, guidance.video)
         x0_v = predict.to_x0(sched, xt_v, out_v, t_v)
     sl = slice(f0, None)
     return (sds_loss(x0[:, :, sl], x0_e[:, :, sl], settings.sds_weighting, sched, t_e),
             sds_loss(x0[:, :, sl], x0_v[:, :, sl], settings.sds_weighting, sched, t_v))
 
 
-def disc_frames(batch: Batch, settings: FDDSettings, generator) -> list[int]:
-    """The frames D_e judges this iteration (never a pinned frame 0)."""
-    first = 1 if batch.first is not None and batch.num_frames > 1 else 0
-    choices = list(range(first, batch.num_frames))
+# ---------------------------------------------------------------------- what the discriminators see
+def judged_frames(num_frames: int, pinned: bool) -> list[int]:
+    """The frames either discriminator may judge: all but a pinned frame 0, identical in real and fake."""
+    return list(range(1 if pinned and num_frames > 1 else 0, num_frames))
+
+
+def disc_frames(num_frames: int, pinned: bool, count: int, generator) -> list[int]:
+    """`count` frames D_e judges, chosen at random among the judged frames."""
+    choices = judged_frames(num_frames, pinned)
     order = torch.randperm(len(choices), generator=generator).tolist()
-    return sorted(choices[i] for i in order[: settings.disc_frames])
+    return sorted(choices[i] for i in order[:count])
 
 
-def edit_logits(features, disc: Discriminators, batch: Batch, latents: torch.Tensor, frames: list[int]) -> torch.Tensor:
-    """D_e on output-frame latents (B*n, C, h, w) of `frames` of each clip."""
-    b, f, n = batch.num_clips, batch.num_frames, len(frames)
+def edit_logits(features, disc: Discriminators, ctx: DiscContext, latents: torch.Tensor, frames: list[int],
+                noise: ViewNoise | None, copies: int = 1) -> torch.Tensor:
+    """D_e on output-frame latents (copies*B*n, C, h, w): `copies` stacked sets (real, fake, ...) of
+    frames `frames` of each clip, seen through `noise` (one row per latent)."""
+    b, f, n = ctx.num_clips, ctx.num_frames, len(frames)
     idx = torch.tensor([c * f + i for c in range(b) for i in frames])
-    text = batch.caption_tokens.repeat_interleave(n, dim=0)
     with torch.no_grad():
-        source = features.source(batch.frames[idx], batch.source[idx], batch.cond.empty.expand(b * n, -1, -1))
-    pooled = torch.cat([batch.pooled_instruction, batch.pooled_caption], dim=1).repeat_interleave(n, dim=0)
-    return disc.edit(features(latents, text), source, batch.instruction_tokens.repeat_interleave(n, dim=0), pooled)
+        source = features.source(ctx.pixels[idx], ctx.source[idx], ctx.empty.expand(b * n, -1, -1))
+    rep = lambda x: x.repeat_interleave(n, dim=0).repeat(copies, *([1] * (x.ndim - 1)))  # noqa: E731
+    pooled = torch.cat([ctx.pooled_instruction, ctx.pooled_caption], dim=1)
+    return disc.edit(features(latents, rep(ctx.caption_tokens), noise),
+                     [s.repeat(copies, 1, 1, 1) for s in source], rep(ctx.instruction_tokens), rep(pooled))
 
 
-def video_logits(features, disc: Discriminators, batch: Batch, clips: torch.Tensor) -> torch.Tensor:
-    """D_v on clips (B, C, F, h, w)."""
-    text = batch.caption_tokens.repeat_interleave(batch.num_frames, dim=0)
-    return disc.video(features(frames_to_batch(clips), text), batch.num_frames, batch.pooled_caption)
+def video_logits(features, disc: Discriminators, ctx: DiscContext, clips: torch.Tensor, noise: ViewNoise | None,
+                 copies: int = 1) -> torch.Tensor:
+    """D_v on clips (copies*B, C, F', h, w) (the judged frames only), seen through `noise` (one row
+    per frame latent)."""
+    f = clips.shape[2]
+    text = ctx.caption_tokens.repeat(copies, 1, 1).repeat_interleave(f, dim=0)
+    return disc.video(features(frames_to_batch(clips), text, noise), f, ctx.pooled_caption.repeat(copies, 1))
 
 
 def pick_frames(clips: torch.Tensor, frames: list[int]) -> torch.Tensor:
@@ -518,41 +436,175 @@ def pick_frames(clips: torch.Tensor, frames: list[int]) -> torch.Tensor:
 
 
 @dataclass
-class TeacherSamples:
-    """What the discriminators see as real this iteration."""
+class Pairs:
+    """Matched real/fake samples of the same B items, the real ones from the teacher bank."""
 
-    edit: torch.Tensor  # (B*n, C, h, w): the edit teacher's edits of the judged frames
-    video: torch.Tensor  # (B, C, F, h, w): the video teacher's clips
-    frames: list[int]
+    ctx: DiscContext
+    real_edits: torch.Tensor  # (B, C, F, h, w): the edit teacher's edit of every source frame
+    real_clips: torch.Tensor  # (B, C, F, h, w): the video teacher's clip, frame 0 pinned like the student's
+    fake: torch.Tensor  # (B, C, F, h, w): the student's x'_0
+    pinned: bool
+
+
+def _view(settings: FDDSettings, latents: torch.Tensor, generator) -> ViewNoise:
+    return draw_view_noise(latents.shape, settings.disc_t_min, settings.disc_t_max, generator, latents.device, latents.dtype)
+
+
+def pair_logits(features, disc: Discriminators, pairs: Pairs, settings: FDDSettings, frames: list[int], generator,
+                perturb: float = 0.0) -> dict[str, torch.Tensor]:
+    """Logits of D_e (on `frames` of each clip) and D_v (on the judged frames) for the real and the
+    fake side of each pair, both sides seen through the same re-noising; with `perturb` > 0 also
+    for the real side shifted by perturb · ε (the approximate R1's second look)."""
+    vf = judged_frames(pairs.fake.shape[2], pairs.pinned)
+    sides = [pairs.real_edits, pairs.fake], [pairs.real_clips, pairs.fake]
+    edit_in = [pick_frames(x, frames) for x in sides[0]]
+    clip_in = [x[:, :, vf] for x in sides[1]]
+    if perturb > 0:
+        edit_in.append(edit_in[0] + perturb * _randn(edit_in[0].shape, generator, edit_in[0].device, edit_in[0].dtype))
+        clip_in.append(clip_in[0] + perturb * _randn(clip_in[0].shape, generator, clip_in[0].device, clip_in[0].dtype))
+    k = len(edit_in)
+    if settings.disc_shared_noise:
+        noise_e = _view(settings, edit_in[0], generator).repeat(k)
+        noise_v = _view(settings, frames_to_batch(clip_in[0]), generator).repeat(k)
+    else:
+        noise_e = _view(settings, torch.cat(edit_in), generator)
+        noise_v = _view(settings, frames_to_batch(torch.cat(clip_in)), generator)
+    le = edit_logits(features, disc, pairs.ctx, torch.cat(edit_in), frames, noise_e, copies=k).chunk(k)
+    lv = video_logits(features, disc, pairs.ctx, torch.cat(clip_in), noise_v, copies=k).chunk(k)
+    out = {"real_e": le[0], "fake_e": le[1], "real_v": lv[0], "fake_v": lv[1]}
+    if perturb > 0:
+        out.update(perturbed_e=le[2], perturbed_v=lv[2])
+    return out
+
+
+def discriminator_losses(features, disc: Discriminators, pairs: Pairs, settings: FDDSettings, generator) -> dict:
+    """Hinge losses of D_e and D_v on matched pairs (the fake side detached), the approximate R1
+    when on, and the paired measures of this batch (`paired_measures`)."""
+    pairs = Pairs(pairs.ctx, pairs.real_edits, pairs.real_clips, pairs.fake.detach(), pairs.pinned)
+    frames = disc_frames(pairs.fake.shape[2], pairs.pinned, settings.disc_frames, generator)
+    r1 = settings.r1_weight > 0
+    lg = pair_logits(features, disc, pairs, settings, frames, generator, settings.r1_sigma if r1 else 0.0)
+    out = {"d_e": hinge_d_loss(lg["real_e"], lg["fake_e"]), "d_v": hinge_d_loss(lg["real_v"], lg["fake_v"])}
+    if r1:
+        out["r1_e"] = (lg["real_e"] - lg["perturbed_e"]).square().mean()
+        out["r1_v"] = (lg["real_v"] - lg["perturbed_v"]).square().mean()
+    for side in ("e", "v"):
+        for key, value in paired_measures(lg[f"real_{side}"], lg[f"fake_{side}"]).items():
+            out[f"{key}_{side}"] = value
+    return out
+
+
+def adversarial_generator_losses(features, disc: Discriminators, batch: Batch, x0: torch.Tensor, settings: FDDSettings,
+                                 generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L_G-e, L_G-v): the discriminators' verdict on the student's x'_0, seen as they see it in
+    training (gradients reach x'_0)."""
+    pinned = batch.first is not None
+    frames = disc_frames(batch.num_frames, pinned, settings.disc_frames, generator)
+    edits = pick_frames(x0, frames)
+    clips = x0[:, :, judged_frames(batch.num_frames, pinned)]
+    return (generator_loss(edit_logits(features, disc, batch.ctx, edits, frames, _view(settings, edits, generator)),
+                           settings.g_loss),
+            generator_loss(video_logits(features, disc, batch.ctx, clips,
+                                        _view(settings, frames_to_batch(clips), generator)), settings.g_loss))
+
+
+# ---------------------------------------------------------------------- replay buffer
+class ReplayBuffer(nn.Module):
+    """The student's most recent samples x'_0, each with its item's index in the teacher bank, so
+    the discriminators train on batches much larger than the student's. Its tensors are buffers,
+    saved in the training checkpoint with the heads, so a resumed run replays the same samples."""
+
+    def __init__(self, capacity: int, sample_shape: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("samples", torch.zeros(capacity, *sample_shape))
+        self.register_buffer("items", torch.full((capacity,), -1, dtype=torch.long))
+        self.register_buffer("made", torch.full((capacity,), -1, dtype=torch.long))
+        self.register_buffer("pushed", torch.zeros((), dtype=torch.long))
+
+    @property
+    def capacity(self) -> int:
+        return self.items.shape[0]
+
+    def __len__(self) -> int:
+        return min(int(self.pushed), self.capacity)
+
+    @torch.no_grad()
+    def push(self, items: list[int], samples: torch.Tensor, step: int) -> None:
+        for item, sample in zip(items, samples):
+            slot = int(self.pushed) % self.capacity
+            self.samples[slot] = sample.to(self.samples.device, self.samples.dtype)
+            self.items[slot] = int(item)
+            self.made[slot] = step
+            self.pushed += 1
+
+    def draw(self, n: int, generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
+        """Up to n distinct entries at random: (their bank item indices, their samples)."""
+        order = torch.randperm(len(self), generator=generator)[:n].tolist()
+        return [int(self.items[i]) for i in order], self.samples[order]
+
+
+# ---------------------------------------------------------------------- measurement
+def pairs_from_items(model, items: list[dict], fake: torch.Tensor) -> Pairs:
+    """Pairs of bank items (`BankItem.as_dict`) with the student's samples of them (B, C, F, h, w)."""
+    batch = stack_items(items)
+    ctx = disc_context(model, source_frames(model, batch["video"]), batch["instruction"], batch["target_caption"],
+                       batch["task"], batch["source"].reshape(-1, *batch["source"].shape[2:]))
+    return Pairs(ctx, batch["edit"].to(fake), batch["clip"].to(fake), fake, "first" in batch)
 
 
 @torch.no_grad()
-def teacher_samples(model, batch: Batch, settings: FDDSettings, guidance: Guidance, generator) -> TeacherSamples:
-    frames = disc_frames(batch, settings, generator)
-    edit = teacher_edit_samples(model, frame_subset(batch.cond, frames), guidance.edit, settings.teacher_sample_steps,
-                                generator)
-    video = teacher_video_samples(model, batch, guidance.video, settings.teacher_sample_steps, generator)
-    return TeacherSamples(edit, video, frames)
+def student_samples(model, student, items: list[dict], settings: FDDSettings, guidance: Guidance, seed: int = 0,
+                    chunk: int = 8) -> torch.Tensor:
+    """The student's x'_0 (N, C, F, h, w) of bank items, its noise and timesteps fixed by (seed,
+    item position), so two calls differ only by the student."""
+    out = []
+    for start in range(0, len(items), chunk):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + start)
+        batch = prepare_batch(model, stack_items(items[start : start + chunk]), settings, guidance, gen)
+        out.append(rollout(model, student, batch, settings, guidance, gen)[0].float())
+    return torch.cat(out)
 
 
-def adversarial_generator_losses(features, disc, batch: Batch, x0: torch.Tensor, real: TeacherSamples,
-                                 form: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L_G-e, L_G-v): the discriminators' verdict on the student's x'_0 (gradients reach x'_0)."""
-    return (generator_loss(edit_logits(features, disc, batch, pick_frames(x0, real.frames), real.frames), form),
-            generator_loss(video_logits(features, disc, batch, x0), form))
+@torch.no_grad()
+def measure(model, features, disc: Discriminators, items: list[dict], fakes: torch.Tensor, settings: FDDSettings,
+            seed: int = 0, chunk: int = 8) -> dict[str, float]:
+    """`paired_measures` of D_e (every judged frame) and D_v (the judged clip) on bank items against
+    the student's samples of them, each pair through one re-noising fixed by (seed, position), as
+    auc_e, margin_e, ..., auc_v, ...."""
+    logits = {"real_e": [], "fake_e": [], "real_v": [], "fake_v": []}
+    for start in range(0, len(items), chunk):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + start + 1)
+        pairs = pairs_from_items(model, items[start : start + chunk], fakes[start : start + chunk])
+        lg = pair_logits(features, disc, pairs, settings, judged_frames(pairs.fake.shape[2], pairs.pinned), gen)
+        for key in logits:
+            logits[key].append(lg[key])
+    out = {}
+    for side in ("e", "v"):
+        real, fake = torch.cat(logits[f"real_{side}"]), torch.cat(logits[f"fake_{side}"])
+        out.update({f"{k}_{side}": v for k, v in paired_measures(real, fake).items()})
+    return out
 
 
-def discriminator_losses(features, disc, batch: Batch, x0: torch.Tensor, real: TeacherSamples) -> dict:
-    """Hinge losses of D_e and D_v (teachers' samples real, the student's x'_0 fake, detached) and
-    each one's accuracy (the share of logits on the right side of zero)."""
-    fake = x0.detach()
-    re = edit_logits(features, disc, batch, real.edit, real.frames)
-    fe = edit_logits(features, disc, batch, pick_frames(fake, real.frames), real.frames)
-    rv = video_logits(features, disc, batch, real.video)
-    fv = video_logits(features, disc, batch, fake)
+def probe(model, student, features, disc: Discriminators, items: list[dict], settings: FDDSettings,
+          guidance: Guidance, seed: int = 0) -> dict[str, float]:
+    """D on held-out pairs: every probe item (never trained on) against the current student's x'_0
+    of it (`student_samples`, `measure`)."""
+    fakes = student_samples(model, student, items, settings, guidance, seed)
+    return measure(model, features, disc, items, fakes, settings, seed)
 
-    def accuracy(r, f):
-        return torch.cat([(r > 0), (f < 0)]).float().mean().detach()
 
-    return {"d_e": hinge_d_loss(re, fe), "d_v": hinge_d_loss(rv, fv),
-            "acc_e": accuracy(re, fe), "acc_v": accuracy(rv, fv)}
+def stack_items(items: list[dict]) -> dict:
+    """Bank items (`reference.teacher_bank.BankItem.as_dict`) as one batch: arrays and tensors stacked,
+    strings listed."""
+    import numpy as np
+
+    out = {}
+    for key in items[0]:
+        vals = [item[key] for item in items]
+        if torch.is_tensor(vals[0]):
+            out[key] = torch.stack(vals)
+        elif isinstance(vals[0], np.ndarray):
+            out[key] = np.stack(vals)
+        else:
+            out[key] = list(vals)
+    return out

@@ -7,18 +7,24 @@ teachers, on unsupervised items (source clip, instruction, output caption), neve
     (the ablations: --name align_random_init --random-init, align_no_sds --no-sds,
      align_no_disc --no-adversarial, align_no_kbin --no-kbin)
 
-The student is written to <weights>/<name>/ (diffusers LoRA format, `reference.student`). Training
-state goes to --output-dir (default runs/fdd/<name>): loss.jsonl (per iteration: every loss term,
-the discriminators' accuracy, the rollout timesteps) and checkpoints/step_N/ (LoRA, heads, both
-optimizers, RNG), from which a re-run resumes. Every iteration's randomness (data, noise,
-timesteps) is a function of (seed, iteration), so a resumed run logs what an uninterrupted one
-would. docs/fdd.md explains each setting.
+Items and the teachers' samples come from the teacher bank (`reference.teacher_bank`, under
+--bank-root, made on first use or ahead with `python -m reference.teacher_bank`). The student is
+written to <weights>/<name>/ (diffusers LoRA format, `reference.student`). Training state goes to
+--output-dir (default runs/fdd/<name>): loss.jsonl (per iteration: every loss term, the
+discriminators' paired measures, each term's gradient on the student every --grad-log-every
+iterations, D on the held-out probe every --probe-every, the rollout timesteps) and
+checkpoints/step_N/ (LoRA, heads, replay buffer, both optimizers, RNG), from which a re-run
+resumes. --init-from starts a new run from another run's checkpoint (the ablations that share
+the student's SDS-only phase branch from it). Every iteration's randomness (items, noise,
+timesteps) is a function of (seed, iteration), so a resumed or branched run logs what an
+uninterrupted one would. docs/fdd.md explains each setting.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,18 +33,19 @@ import torch
 from torch import nn
 
 from reference import fdd
-from reference.data import batches, make_stream
+from reference.discriminators import Dinov2Features, Discriminators, UNetEncoderFeatures
 from reference.fdd import FDDSettings
 from reference.student import ALIGN_TARGETS, attach_student, save_student
+from reference.teacher_bank import TeacherBank
 from reference.training import (
     TrainConfig,
     _release_accelerator_state,
     _save_checkpoint,
     _start_run_record,
     resume_state,
-    stream_seed,
     truncate_log,
 )
+
 
 @dataclass
 class FDDTrainConfig(FDDSettings, TrainConfig):
@@ -65,17 +72,30 @@ class FDDTrainConfig(FDDSettings, TrainConfig):
     log_every: int = 1
     output_dir: str = ""
     """training state; default runs/fdd/<name>"""
+    bank_root: str = "runs/fdd/bank"
+    """where teacher banks live (`reference.teacher_bank`); the checkpoint, guidance and step counts pick the folder"""
+    bank_items: int = 512
+    """training items: the student draws them in a fresh random order every pass"""
+    probe_items: int = 48
+    """held-out items D is measured on (`fdd.probe`)"""
+    data_seed: int = 0
+    """which items the bank holds (the probe split takes data_seed + 1); the same for every seed and ablation"""
+    init_from: str = ""
+    """a checkpoint folder of another run (…/checkpoints/step_N) to start this run from, with that
+    run's log up to N; for ablations that share the student's SDS-only phase"""
 
 
 class Trainable(nn.Module):
-    """Everything FDD trains, as one module for accelerate's checkpoints: the student's trainable
-    parameters (shared with its UNet / ControlNet, so loading a checkpoint updates them in place)
-    and the discriminator heads. The frozen parts are not in it and never saved."""
+    """Everything FDD trains or accumulates, as one module for accelerate's checkpoints: the
+    student's trainable parameters (shared with its UNet / ControlNet, so loading a checkpoint
+    updates them in place), the discriminator heads and the replay buffer. The frozen parts are
+    not in it and never saved."""
 
-    def __init__(self, student_params: list[nn.Parameter], disc: fdd.Discriminators):
+    def __init__(self, student_params: list[nn.Parameter], disc: Discriminators, replay: fdd.ReplayBuffer):
         super().__init__()
         self.student = nn.ParameterList(student_params)
         self.disc = disc
+        self.replay = replay
 
 
 def _micro_batches(cfg: FDDTrainConfig) -> tuple[int, int]:
@@ -85,20 +105,37 @@ def _micro_batches(cfg: FDDTrainConfig) -> tuple[int, int]:
     return cfg.batch_size // accum, accum
 
 
-def _seed(cfg: FDDTrainConfig, step: int, process: int) -> int:
-    return stream_seed(cfg, step) + 7919 * process
+def _seed(cfg: FDDTrainConfig, step: int, process: int, stream: int = 0) -> int:
+    return (cfg.seed + 1_000_003 * step) * 31 + 7919 * process + stream
 
 
-def _items(stream_fn, cfg: FDDTrainConfig, step: int, micro: int, accum: int, process: int = 0) -> list[dict]:
-    """The iteration's micro-batches: a fresh stream seeded by (seed, step, process), so resuming
-    at any iteration draws exactly the items an uninterrupted run drew there, and each process of a
-    multi-GPU run draws its own."""
-    it = batches(stream_fn(_seed(cfg, step, process)), micro)
-    return [next(it) for _ in range(accum)]
+def item_indices(cfg: FDDTrainConfig, step: int, micro: int, accum: int, process: int = 0,
+                 num_processes: int = 1) -> list[list[int]]:
+    """The bank items of an iteration's micro-batches: consecutive positions in a sequence of passes
+    over the training items, each pass in an order seeded by (seed, pass), so resuming at any
+    iteration draws exactly the items an uninterrupted run drew there."""
+    per_step = micro * accum * num_processes
+    out = []
+    for j in range(accum):
+        batch = []
+        for m in range(micro):
+            pos = step * per_step + (process * accum + j) * micro + m
+            order = torch.randperm(cfg.bank_items, generator=torch.Generator().manual_seed(cfg.seed * 7_777 + pos // cfg.bank_items))
+            batch.append(int(order[pos % cfg.bank_items]))
+        out.append(batch)
+    return out
 
 
 def _generator(cfg: FDDTrainConfig, step: int, micro: int, process: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(_seed(cfg, step, process) * 31 + micro)
+    """The student's randomness (rollout noise and timesteps, SDS noise) of one micro-batch."""
+    return torch.Generator().manual_seed(_seed(cfg, step, process, 1 + micro))
+
+
+def _disc_generator(cfg: FDDTrainConfig, step: int, process: int = 0) -> torch.Generator:
+    """The discriminators' own randomness (their batches and re-noising), apart from the student's,
+    so training D never changes the student's draws: runs that differ only in D share a trajectory
+    until D reaches the student."""
+    return torch.Generator().manual_seed(_seed(cfg, step, process, 0))
 
 
 def _average_gradients(accelerator, params) -> None:
@@ -112,27 +149,31 @@ def _average_gradients(accelerator, params) -> None:
 def _features(cfg: FDDTrainConfig, model, device):
     bb = model.backbone
     if cfg.disc_backbone == "dinov2":
-        return fdd.Dinov2Features(cfg.dinov2_path, bb.vae, bb.vae.config.scaling_factor, device)
-    return fdd.UNetEncoderFeatures(bb.unet, bb.scheduler, cfg.disc_t_max)
+        return Dinov2Features(cfg.dinov2_path, bb.vae, bb.vae.config.scaling_factor, cfg.disc_taps, device)
+    return UNetEncoderFeatures(bb.unet, bb.scheduler, cfg.disc_taps)
 
 
 @dataclass
 class Session:
     """Everything one FDD run holds: the checkpoint with its teachers, the student, the
-    discriminators on their feature network, the guidance in use and both optimizers."""
+    discriminators on their feature network, the replay buffer, the teacher bank, the guidance in
+    use and both optimizers."""
 
     model: object
     student: object
     features: object
-    disc: fdd.Discriminators
+    disc: Discriminators
+    replay: fdd.ReplayBuffer
+    bank: TeacherBank
     guidance: fdd.Guidance
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     accelerator: object
 
 
-def setup(cfg: FDDTrainConfig, accelerator) -> Session:
-    """Load the checkpoint, attach a fresh student and build the discriminators and optimizers."""
+def setup(cfg: FDDTrainConfig, accelerator, stream=None) -> Session:
+    """Load the checkpoint, attach a fresh student and build the discriminators, the replay buffer,
+    the bank and the optimizers. `stream` = (stream_fn, description) of the items (default: synth)."""
     from reference.checkpoint import EVEModel
 
     model = EVEModel.from_pretrained(cfg.weights, require=("edit_adapter", "video_adapter")).to(accelerator.device)
@@ -143,24 +184,43 @@ def setup(cfg: FDDTrainConfig, accelerator) -> Session:
         student.controlnet.enable_gradient_checkpointing()
     features = _features(cfg, model, accelerator.device)
     torch.manual_seed(cfg.seed)
-    disc = fdd.Discriminators(features.channels(), model.backbone.text_encoder.config.hidden_size,
-                              max(32, model.config.num_frames)).to(accelerator.device)
+    disc = Discriminators(features.channels(), model.backbone.text_encoder.config.hidden_size,
+                          max(32, model.config.num_frames)).to(accelerator.device)
+    guidance = fdd.resolve_guidance(cfg, model.config.sampling)
+    bank = TeacherBank.for_training(cfg.bank_root, cfg.weights, model, cfg, guidance, cfg.data_seed, stream)
+    # a student sample is shaped like the video teacher's clip of an item (the data's window)
+    replay = fdd.ReplayBuffer(cfg.replay_size, tuple(bank.get("train", 0).clip.shape)).to(accelerator.device)
     student_params = student.trainable()
     opt_g = torch.optim.AdamW(student_params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=(0.0, 0.999))
     # registered for checkpoints (model.safetensors) but never wrapped in DDP, which would wait for
     # a forward through it; gradients are averaged by hand (_average_gradients)
-    accelerator.prepare_model(Trainable(student_params, disc), evaluation_mode=True)
+    accelerator.prepare_model(Trainable(student_params, disc, replay), evaluation_mode=True)
     opt_g, opt_d = accelerator.prepare(opt_g, opt_d)
-    return Session(model, student, features, disc, fdd.resolve_guidance(cfg, model.config.sampling), opt_g, opt_d,
-                   accelerator)
+    return Session(model, student, features, disc, replay, bank, guidance, opt_g, opt_d, accelerator)
+
+
+def _branch(cfg: FDDTrainConfig, out: Path) -> None:
+    """Start `out` from another run's checkpoint (--init-from): the checkpoint becomes this run's
+    first, and the parent's log up to its step this run's log."""
+    src = Path(cfg.init_from)
+    if not (src / "trainer.json").is_file():
+        raise FileNotFoundError(f"--init-from {src}: not a finished training checkpoint (no trainer.json)")
+    step = json.loads((src / "trainer.json").read_text())["step"]
+    shutil.copytree(src, out / "checkpoints" / src.name)
+    parent_log = src.parent.parent / "loss.jsonl"
+    if parent_log.is_file():
+        shutil.copyfile(parent_log, out / "loss.jsonl")
+        truncate_log(out / "loss.jsonl", step)
 
 
 def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
-    """`stream_fn(seed)` -> iterable of dict(video, instruction, target_caption, task); default:
-    the synthetic world's unsupervised edit clips."""
+    """`stream_fn(seed)` -> iterable of dict(video, instruction, target_caption, task), from which
+    the bank draws its items; default: the synthetic world's unsupervised edit clips."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
+
+    from reference.training import latest_checkpoint
 
     weights = Path(cfg.weights)
     if cfg.random_init and not cfg.name.startswith("align"):
@@ -168,30 +228,42 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     out = Path(cfg.output_dir or f"runs/fdd/{cfg.name}")
     cfg.output_dir = str(out)
     micro, accum = _micro_batches(cfg)
+    branched = bool(cfg.init_from) and not cfg.export_only and latest_checkpoint(out) is None
+    if branched:
+        out.mkdir(parents=True, exist_ok=True)
+        _branch(cfg, out)
     _release_accelerator_state()
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=cfg.cpu, project_dir=str(out))
     set_seed(cfg.seed)
-    session = setup(cfg, accelerator)
-    model, student = session.model, session.student
-    if stream_fn is None:
-        stream_fn = lambda seed: make_stream("edit_clip", seed=seed, size=model.config.resolution,  # noqa: E731
-                                             num_frames=model.config.num_frames)
+    stream = None if stream_fn is None else (stream_fn, {"source": getattr(stream_fn, "__qualname__", "stream")})
+    session = setup(cfg, accelerator, stream)
+    student = session.student
 
     step, ckpt = resume_state(accelerator, cfg, out)
     log_path = out / "loss.jsonl"
     if not cfg.export_only and accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
-        _start_run_record(out, {"weights": str(weights), "name": cfg.name}, fresh=ckpt is None)
+        facts = {"weights": str(weights), "name": cfg.name, "bank": str(session.bank.dir)}
+        if cfg.init_from:
+            facts["branched_from"] = cfg.init_from
+        _start_run_record(out, facts, fresh=ckpt is None or branched)
         if ckpt is not None:
             truncate_log(log_path, step)
+    probe_items = [session.bank.get("probe", i).as_dict() for i in range(cfg.probe_items)] if cfg.adversarial else []
     t0 = time.time()
     last = {}
     while step < cfg.steps and not cfg.export_only:
-        last = iteration(cfg, session, _items(stream_fn, cfg, step, micro, accum, accelerator.process_index), step)
+        indices = item_indices(cfg, step, micro, accum, accelerator.process_index, accelerator.num_processes)
+        last = iteration(cfg, session, indices, step)
         step += 1
+        if _probe_due(cfg, step) and probe_items:
+            last.update({f"probe_{k}": round(v, 6) for k, v in
+                         fdd.probe(session.model, student, session.features, session.disc, probe_items, cfg,
+                                   session.guidance, seed=cfg.data_seed).items()})
         last = {"step": step, **last, "seconds": round(time.time() - t0, 3)}
-        if accelerator.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps or step == 1):
+        if accelerator.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps or step == 1 or
+                                            any(k.startswith("probe_") for k in last)):
             with open(log_path, "a") as f:
                 f.write(json.dumps(last) + "\n")
         if cfg.checkpoint_every > 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
@@ -209,68 +281,130 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
         info = {"fdd": run_cfg, "run": str(out), "run_id": run_record(out).get("id"),
                 "guidance": asdict(session.guidance), "trained_parameters": sum(p.numel() for p in student.trainable())}
         if student.own_adapters:
-            info["motion_adapter_config"] = dict(model.video_adapter.config)
+            info["motion_adapter_config"] = dict(session.model.video_adapter.config)
         save_student(student, weights / cfg.name, info)
     return {"step": step, **last, "log": str(log_path), "student": str(weights / cfg.name)}
 
 
-def iteration(cfg: FDDTrainConfig, session: Session, micro_batches: list[dict], step: int) -> dict:
-    """One FDD iteration over its micro-batches: the student's update, then the discriminators'."""
+def _probe_due(cfg: FDDTrainConfig, step: int) -> bool:
+    """After iteration `step` (1-based count): when D starts, when the student first sees it, every
+    `probe_every` iterations while D trains, and at the end."""
+    if not cfg.adversarial or cfg.probe_every <= 0:
+        return False
+    start = max(0, cfg.adversarial_start - cfg.d_warmup)
+    if step < start:
+        return False
+    return step in (start, cfg.adversarial_start, cfg.steps) or (step - start) % cfg.probe_every == 0
+
+
+def _disc_pairs(session: Session, cfg: FDDTrainConfig, gen: torch.Generator) -> fdd.Pairs:
+    """A discriminator batch: up to d_batch of the student's recent samples, each with its item's
+    teacher samples from the bank."""
+    ids, fake = session.replay.draw(cfg.d_batch, gen)
+    return fdd.pairs_from_items(session.model, [session.bank.get("train", i).as_dict() for i in ids], fake)
+
+
+def discriminator_updates(cfg: FDDTrainConfig, session: Session, step: int) -> dict:
+    """`d_steps` updates of both heads on replayed pairs; returns the averaged losses and the last
+    batch's paired measures (as d_e, d_v, auc_e, ...)."""
+    disc, opt_d, accelerator = session.disc, session.opt_d, session.accelerator
+    if len(session.replay) == 0:
+        return {}
+    gen = _disc_generator(cfg, step, accelerator.process_index)
+    disc.requires_grad_(True)
+    logs: dict[str, float] = {}
+    for _ in range(cfg.d_steps):
+        pairs = _disc_pairs(session, cfg, gen)
+        with accelerator.autocast():
+            d = fdd.discriminator_losses(session.features, disc, pairs, cfg, gen)
+            loss_d = cfg.alpha * d["d_e"] + cfg.beta * d["d_v"]
+            if cfg.r1_weight > 0:
+                loss_d = loss_d + cfg.r1_weight * (cfg.alpha * d["r1_e"] + cfg.beta * d["r1_v"])
+        accelerator.backward(loss_d)
+        _average_gradients(accelerator, disc.parameters())
+        opt_d.step()
+        opt_d.zero_grad(set_to_none=True)
+        logs["loss_d"] = logs.get("loss_d", 0.0) + loss_d.item() / cfg.d_steps
+        for key in ("d_e", "d_v", "r1_e", "r1_v"):
+            if key in d:
+                logs[key] = logs.get(key, 0.0) + d[key].item() / cfg.d_steps
+    logs.update({k: v for k, v in d.items() if k.split("_")[0] in ("auc", "margin", "acc0")})
+    disc.requires_grad_(False)
+    return logs
+
+
+def _grad_copy(params) -> list[torch.Tensor]:
+    return [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
+
+
+def _norm(tensors) -> float:
+    return math.sqrt(sum(float(t.float().square().sum()) for t in tensors))
+
+
+def iteration(cfg: FDDTrainConfig, session: Session, indices: list[list[int]], step: int) -> dict:
+    """One FDD iteration: the discriminators' updates on replayed pairs (while they train), then
+    the student's update over its micro-batches (`indices`: bank items per micro-batch)."""
     model, student, features, disc, guidance = (session.model, session.student, session.features, session.disc,
                                                 session.guidance)
-    opt_g, opt_d, accelerator = session.opt_g, session.opt_d, session.accelerator
+    opt_g, accelerator = session.opt_g, session.accelerator
     adversarial = cfg.adversarial_at(step)
-    accum = len(micro_batches)
-    logs: dict[str, float] = {}
+    learns = cfg.student_learns_at(step)
+    accum = len(indices)
+    logs: dict = {}
 
     def add(key, value):
         logs[key] = logs.get(key, 0.0) + float(value) / accum
 
-    disc.requires_grad_(False)  # L_G reaches the student only
-    stash = []
-    for i, items in enumerate(micro_batches):
+    if cfg.disc_trains_at(step):
+        logs.update(discriminator_updates(cfg, session, step))
+    params = student.trainable()
+    measure = learns and cfg.grad_log_every > 0 and step % cfg.grad_log_every == 0
+    term_grads: dict[str, list[torch.Tensor]] = {}
+    for i, ids in enumerate(indices):
         gen = _generator(cfg, step, i, accelerator.process_index)
+        items = fdd.stack_items([session.bank.get("train", j).as_dict() for j in ids])
         batch = fdd.prepare_batch(model, items, cfg, guidance, gen)
-        with accelerator.autocast():
+        with accelerator.autocast(), torch.set_grad_enabled(learns):
             x0, taus = fdd.rollout(model, student, batch, cfg, guidance, gen)
-            loss_e = loss_v = torch.zeros((), device=x0.device)
+            terms = {}
             if cfg.sds:
                 (sds_e, gap_e), (sds_v, gap_v) = fdd.sds_losses(model, batch, x0, cfg, guidance, gen)
-                loss_e, loss_v = loss_e + cfg.lambda_sds * sds_e, loss_v + cfg.lambda_sds * sds_v
+                terms["sds"] = cfg.lambda_sds * (cfg.alpha * sds_e + cfg.beta * sds_v)
                 for key, value in (("sds_e", sds_e), ("sds_v", sds_v), ("gap_e", gap_e), ("gap_v", gap_v)):
                     add(key, value.item())
-            real = None
             if adversarial:
-                real = fdd.teacher_samples(model, batch, cfg, guidance, gen)
-                g_e, g_v = fdd.adversarial_generator_losses(features, disc, batch, x0, real, cfg.g_loss)
-                loss_e, loss_v = loss_e + g_e, loss_v + g_v
+                g_e, g_v = fdd.adversarial_generator_losses(features, disc, batch, x0, cfg, gen)
+                terms["adv"] = cfg.alpha * g_e + cfg.beta * g_v
                 add("g_e", g_e.item()), add("g_v", g_v.item())
-            loss = cfg.alpha * loss_e + cfg.beta * loss_v
+        session.replay.push(ids, x0.detach(), step)
+        if not learns:
+            continue
+        loss = sum(terms.values())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the student's loss became {loss.item()} at iteration {step}")
-        accelerator.backward(loss / accum)
+        if measure:  # each term's share of the student's gradient: one backward per term
+            for n, (name, term) in enumerate(terms.items()):
+                before = _grad_copy(params)
+                accelerator.backward(term / accum, retain_graph=n + 1 < len(terms))
+                after = _grad_copy(params)
+                acc = term_grads.setdefault(name, [torch.zeros_like(p) for p in params])
+                for a, x, y in zip(acc, before, after):
+                    a += y - x
+        else:
+            accelerator.backward(loss / accum)
         add("loss_g", loss.item())
-        stash.append((batch, x0.detach(), real))
     logs["taus"] = taus
-    _average_gradients(accelerator, student.trainable())
-    if cfg.max_grad_norm > 0:
-        logs["grad_norm"] = float(accelerator.clip_grad_norm_(student.trainable(), cfg.max_grad_norm))
-    opt_g.step()
-    opt_g.zero_grad(set_to_none=True)
-    if adversarial:
-        disc.requires_grad_(True)
-        for batch, x0, real in stash:
-            with accelerator.autocast():
-                d = fdd.discriminator_losses(features, disc, batch, x0, real)
-                loss_d = cfg.alpha * d["d_e"] + cfg.beta * d["d_v"]
-            accelerator.backward(loss_d / accum)
-            add("loss_d", loss_d.item())
-            for key in ("d_e", "d_v", "acc_e", "acc_v"):
-                add(key, d[key].item())
-        _average_gradients(accelerator, disc.parameters())
-        opt_d.step()
-        opt_d.zero_grad(set_to_none=True)
-    logs["phase"] = "adversarial" if adversarial else "sds"
+    for name, grads in term_grads.items():
+        logs[f"gnorm_{name}"] = _norm(grads)
+    if "gnorm_sds" in logs and "gnorm_adv" in logs:
+        logs["adv_share"] = logs["gnorm_adv"] / max(logs["gnorm_sds"], 1e-12)
+    if learns:
+        _average_gradients(accelerator, params)
+        if cfg.max_grad_norm > 0:
+            logs["grad_norm"] = float(accelerator.clip_grad_norm_(params, cfg.max_grad_norm))
+        opt_g.step()
+        opt_g.zero_grad(set_to_none=True)
+    logs["phase"] = "adversarial" if adversarial else ("warmup" if cfg.disc_trains_at(step) else "sds")
     return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in logs.items()}
 
 

@@ -11,8 +11,10 @@ import torch
 
 from reference import fdd, predict
 from reference.checkpoint import EVEModel
+from reference.discriminators import Discriminators, UNetEncoderFeatures
 from reference.fdd import FDDSettings, rollout_timesteps
 from reference.student import LORA_FILE, attach_student, load_student, save_student
+from reference.video_adapter import batch_to_frames
 from reference.testing import TinyEditClipStream
 
 torch.set_num_threads(1)
@@ -78,6 +80,8 @@ def test_kbin_timesteps():
     assert rollout_timesteps(3, 1000, kbin=False) == [999, 666, 332]
     assert rollout_timesteps(3, 1000, kbin=False) == rollout_timesteps(3, 1000, kbin=False, generator=g)
     assert rollout_timesteps(1, 1000, kbin=False) == [999]
+    top = [rollout_timesteps(3, 1000, kbin=True, generator=g, first_step="top") for _ in range(20)]
+    assert all(t[0] == 999 and 333 <= t[1] <= 666 and 0 <= t[2] <= 332 for t in top)
 
 
 def test_gradient_reaches_the_lora_through_the_first_rollout_step():
@@ -105,7 +109,8 @@ def _cfg(ckpt, out, **kw) -> "FDDTrainConfig":
 
     base = dict(weights=str(ckpt), output_dir=str(out), steps=4, batch_size=2, gradient_accumulation_steps=2,
                 sds_only_steps=2, first_frame_steps=2, teacher_sample_steps=2, checkpoint_every=2, lr=1e-3,
-                disc_lr=1e-3)
+                disc_lr=1e-3, bank_root=str(out.parent / "bank"), bank_items=6, probe_items=2, d_warmup=1,
+                d_steps=2, d_batch=3, replay_size=4, probe_every=1, grad_log_every=1)
     return FDDTrainConfig(**{**base, **kw})
 
 
@@ -125,12 +130,18 @@ def test_fdd_trains_only_the_lora_and_the_heads(ckpt, tmp_path):
     before = EVEModel.from_pretrained(weights)
     result = train(_cfg(weights, tmp_path / "run"), stream_fn=STREAM)
     rows = _log(tmp_path / "run")
-    assert [r["phase"] for r in rows] == ["sds", "sds", "adversarial", "adversarial"]
+    # D trains from one iteration before the student sees it (d_warmup 1)
+    assert [r["phase"] for r in rows] == ["sds", "warmup", "adversarial", "adversarial"]
+    assert "d_e" not in rows[0] and "g_e" not in rows[1] and {"d_e", "g_e"} <= set(rows[2])
+    assert {"sds_e", "sds_v", "gap_e", "gap_v", "g_e", "g_v", "d_e", "d_v", "auc_e", "auc_v", "margin_e",
+            "gnorm_sds", "gnorm_adv", "adv_share"} <= set(rows[-1])
+    assert rows[-1]["adv_share"] == pytest.approx(rows[-1]["gnorm_adv"] / rows[-1]["gnorm_sds"], rel=1e-4)
+    for row in rows[1:]:  # measured on the held-out probe from D's first iteration on
+        assert 0 <= row["probe_auc_e"] <= 1 and 0 <= row["probe_auc_v"] <= 1 and "probe_p_fake_v" in row
     from reference.fdd_summary import summary_table
 
     table = summary_table([tmp_path / "run"], window=1)
     assert "| run | sds, first 1 | 1-1 |" in table and "| run | adversarial, last 1 | 4-4 |" in table
-    assert {"sds_e", "sds_v", "gap_e", "gap_v", "g_e", "g_v", "d_e", "d_v", "acc_e", "acc_v"} <= set(rows[-1])
     after = EVEModel.from_pretrained(weights)  # the teachers and the backbone on disk: untouched
     for name in ("edit_adapter", "video_adapter"):
         a, b = _tensors(getattr(before, name)), _tensors(getattr(after, name))
@@ -159,8 +170,8 @@ def test_in_memory_fdd_changes_only_trainables_and_moves_the_losses():
     settings = FDDSettings(first_frame_steps=2, teacher_sample_steps=2, sds_only_steps=0)
     guidance = fdd.resolve_guidance(settings, {})
     student = attach_student(model)
-    features = fdd.UNetEncoderFeatures(model.backbone.unet, model.backbone.scheduler)
-    disc = fdd.Discriminators(features.channels(), model.backbone.text_encoder.config.hidden_size)
+    features = UNetEncoderFeatures(model.backbone.unet, model.backbone.scheduler)
+    disc = Discriminators(features.channels(), model.backbone.text_encoder.config.hidden_size)
     frozen = {n: _tensors(m) for n, m in {**model.backbone.modules(), "edit": model.edit_adapter}.items()}
     video_frozen = {k: v for k, v in _tensors(model.video_unet).items() if ".align." not in k}
     lora0 = [p.detach().clone() for p in student.trainable()]
@@ -168,20 +179,24 @@ def test_in_memory_fdd_changes_only_trainables_and_moves_the_losses():
     opt_g = torch.optim.Adam(student.trainable(), lr=3e-3)
     opt_d = torch.optim.Adam(disc.parameters(), lr=3e-3)
     items = next(iter(__import__("reference.data", fromlist=["batches"]).batches(STREAM(0), 2)))
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(1)
+        batch = fdd.prepare_batch(model, items, settings, guidance, gen)
+        real_edits = batch_to_frames(fdd.teacher_edit_samples(model, batch.cond, guidance.edit, 2, gen), 4)
+        real_clips = fdd.teacher_video_samples(model, batch, guidance.video, 2, gen)
     gaps, d_losses = [], []
     for step in range(6):
-        gen = torch.Generator().manual_seed(0)  # the same noise, timesteps and batch every time
-        torch.manual_seed(0)  # and the same re-noising inside the feature network
+        gen = torch.Generator().manual_seed(0)  # the same noise, timesteps, frames and re-noising every time
         batch = fdd.prepare_batch(model, items, settings, guidance, gen)
         x0, _ = fdd.rollout(model, student, batch, settings, guidance, gen)
         (sds_e, gap_e), (sds_v, gap_v) = fdd.sds_losses(model, batch, x0, settings, guidance, gen)
-        real = fdd.teacher_samples(model, batch, settings, guidance, gen)
         disc.requires_grad_(False)
-        g_e, g_v = fdd.adversarial_generator_losses(features, disc, batch, x0, real, "hinge")
+        g_e, g_v = fdd.adversarial_generator_losses(features, disc, batch, x0, settings, gen)
         (0.5 * (g_e + 2.5 * sds_e) + 0.5 * (g_v + 2.5 * sds_v)).backward()
         opt_g.step(), opt_g.zero_grad()
         disc.requires_grad_(True)
-        d = fdd.discriminator_losses(features, disc, batch, x0, real)
+        pairs = fdd.Pairs(batch.ctx, real_edits, real_clips, x0, pinned=True)
+        d = fdd.discriminator_losses(features, disc, pairs, settings, gen)
         (0.5 * d["d_e"] + 0.5 * d["d_v"]).backward()
         opt_d.step(), opt_d.zero_grad()
         gaps.append((gap_e + gap_v).item())
@@ -241,7 +256,9 @@ def test_ablation_switches(ckpt, tmp_path):
 
     shutil.copytree(ckpt, tmp_path / "model")
     train(_cfg(tmp_path / "model", tmp_path / "no_sds", steps=2, sds=False, name="align_no_sds"), stream_fn=STREAM)
-    assert all(r["phase"] == "adversarial" and "sds_e" not in r for r in _log(tmp_path / "no_sds"))
+    no_sds = _log(tmp_path / "no_sds")  # the student waits for the discriminators' warm-up
+    assert [r["phase"] for r in no_sds] == ["warmup", "adversarial"] and not any("sds_e" in r for r in no_sds)
+    assert "loss_g" not in no_sds[0] and "g_e" in no_sds[1]
     train(_cfg(tmp_path / "model", tmp_path / "no_disc", steps=3, sds_only_steps=1, adversarial=False,
                name="align_no_disc"), stream_fn=STREAM)
     assert all(r["phase"] == "sds" and "d_e" not in r for r in _log(tmp_path / "no_disc"))
@@ -281,9 +298,10 @@ def test_one_fdd_step_on_sd15_format_weights_with_a_dinov2_feature_network(tmp_p
                       str(tmp_path / "motion_adapter"))
     Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
                              image_size=28, patch_size=14)).save_pretrained(tmp_path / "dinov2")
-    train(_cfg(tmp_path / "eve", tmp_path / "run", steps=1, batch_size=1, gradient_accumulation_steps=1,
-               sds_only_steps=0, disc_backbone="dinov2", dinov2_path=str(tmp_path / "dinov2")), stream_fn=STREAM)
-    row = _log(tmp_path / "run")[0]
+    train(_cfg(tmp_path / "eve", tmp_path / "run", steps=2, batch_size=1, gradient_accumulation_steps=1,
+               sds_only_steps=0, d_warmup=0, disc_backbone="dinov2", dinov2_path=str(tmp_path / "dinov2"),
+               disc_taps="2,4"), stream_fn=STREAM)
+    row = _log(tmp_path / "run")[-1]  # the discriminators' first batch: the first iteration's sample
     assert row["phase"] == "adversarial" and np.isfinite([row["loss_g"], row["loss_d"], row["sds_e"]]).all()
     assert (tmp_path / "eve" / "align" / LORA_FILE).is_file()
 
@@ -314,3 +332,70 @@ def test_reference_eve_runs_the_trained_student(ckpt, tmp_path):
     assert not np.array_equal(out, eve.edit(request(8)).frames)
     pnp = load_model("plug_and_play", {"weights": str(weights), "steps": 3}, device="cpu").edit(request(7)).frames
     assert not np.array_equal(out, pnp)  # the alignment is really applied
+
+
+def test_branched_run_continues_as_the_uninterrupted_one(ckpt, tmp_path):
+    """--init-from: a run started from another run's checkpoint logs what the uninterrupted run
+    logged (the ablations that share the student's SDS-only phase branch this way)."""
+    from reference.train_fdd import train
+
+    for name in ("a", "b", "c"):
+        shutil.copytree(ckpt, tmp_path / name)
+    train(_cfg(tmp_path / "a", tmp_path / "run_a"), stream_fn=STREAM)
+    train(_cfg(tmp_path / "b", tmp_path / "run_b", steps=2), stream_fn=STREAM)
+    parent = tmp_path / "run_b" / "checkpoints" / "step_0000002"
+    train(_cfg(tmp_path / "c", tmp_path / "run_c", init_from=str(parent)), stream_fn=STREAM)
+    a, c = _log(tmp_path / "run_a"), _log(tmp_path / "run_c")
+    assert [r["step"] for r in c] == [1, 2, 3, 4]
+    for ra, rc in zip(a, c):
+        for key in set(ra) - {"seconds", "phase"}:
+            assert ra[key] == pytest.approx(rc[key], rel=1e-5), (ra["step"], key)
+    record = json.loads((tmp_path / "run_c" / "run.json").read_text())
+    assert record["branched_from"] == str(parent) and record["id"] != json.loads((tmp_path / "run_b" / "run.json").read_text())["id"]
+
+
+def test_discriminators_learn_to_see_blur():
+    """With the default view (taps, re-noising, pairing), fresh heads on the shipped synth
+    checkpoint's UNet encoder learn within 40 updates to tell synth clips from the same clips
+    blurred, on clips they never trained on: a view that erases fine detail fails here."""
+    from reference.teacher_bank import StreamItems, synth_stream
+
+    model = EVEModel.from_pretrained("reference/weights/synth")
+    settings = FDDSettings()
+    bb = model.backbone
+    stream_fn, description = synth_stream(64, 8)
+    source = StreamItems(stream_fn, 5, description)
+    items = []
+    blur = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (blur[:, None] * blur[None, :] / 16).expand(bb.unet.config.in_channels, 1, 3, 3)
+    with torch.no_grad():
+        for i in range(24):
+            raw = source[i]
+            frames = fdd.source_frames(model, raw["video"][None])
+            latents = bb.encode_images(frames)  # (F, C, h, w)
+            clip = latents.permute(1, 0, 2, 3)  # (C, F, h, w)
+            items.append(({**{k: raw[k] for k in ("video", "instruction", "target_caption", "task")},
+                           "source": latents, "edit": clip, "clip": clip, "first": clip[:, 0]},
+                          torch.cat([clip[:, :1], torch.nn.functional.conv2d(latents[1:], kernel, padding=1,
+                                                                            groups=kernel.shape[0]).permute(1, 0, 2, 3)], 1)))
+    train, held = items[:16], items[16:]
+    features = UNetEncoderFeatures(bb.unet, bb.scheduler, settings.disc_taps)
+    torch.manual_seed(0)
+    disc = Discriminators(features.channels(), bb.text_encoder.config.hidden_size)
+    opt = torch.optim.AdamW(disc.parameters(), lr=1e-4, betas=(0.0, 0.999))
+    gen = torch.Generator().manual_seed(0)
+    fakes = lambda part: torch.stack([f for _, f in part])  # noqa: E731
+
+    def held_out():
+        return fdd.measure(model, features, disc, [i for i, _ in held], fakes(held), settings)
+
+    before = held_out()
+    for _ in range(40):
+        idx = torch.randperm(len(train), generator=gen)[: settings.d_batch].tolist()
+        pairs = fdd.pairs_from_items(model, [train[i][0] for i in idx], fakes([train[i] for i in idx]))
+        d = fdd.discriminator_losses(features, disc, pairs, settings, gen)
+        (0.5 * d["d_e"] + 0.5 * d["d_v"]).backward()
+        opt.step(), opt.zero_grad()
+    after = held_out()
+    assert after["auc_e"] > 0.8 and after["auc_v"] > 0.8, (before, after)
+    assert after["margin_e"] > before["margin_e"] and after["margin_v"] > before["margin_v"]
