@@ -1,11 +1,14 @@
 """One FDD iteration on the synth preset, whole and in parts, side by side.
 
 Parts (each timed alone on the same batch, the way the iteration runs them):
-- prepare: conditioning, text and the edit teacher's first-frame edit (no grad);
+- prepare: conditioning and text for one item of the teacher bank (its first-frame edit is stored);
 - rollout: the student's k DDIM steps forward + backward of a loss on x'_0;
 - sds teachers: the edit teacher per frame and the video teacher per clip (no grad);
-- teacher samples: the teachers' DDIM samples the discriminators see as real (no grad);
-- discriminators: L_G-adv forward + backward to x'_0, then L_D forward + backward.
+- discriminator updates: `d_steps` updates of both heads on `d_batch` replayed pairs;
+- generator loss: L_G-adv forward + backward to x'_0;
+- bank item: what making one item of the teacher bank costs (first-frame edit and both teachers'
+  samples), once per item for every run that shares the bank; the online alternative paid it (at
+  the judged frames only) every iteration.
 The whole iteration (`reference.train_fdd.iteration`, optimizer steps included) is timed in its
 SDS-only and adversarial phases; the ratio whole / sum of parts says what the parts miss
 (optimizer steps, autograd bookkeeping, the SDS losses' backward through the rollout).
@@ -19,6 +22,7 @@ Writes benchmarks/results/fdd_step.json. Run (alone on the machine, for honest n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import resource
@@ -34,8 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reference import fdd  # noqa: E402
-from reference.data import make_stream  # noqa: E402
-from reference.train_fdd import FDDTrainConfig, _items, iteration, setup  # noqa: E402
+from reference.train_fdd import FDDTrainConfig, discriminator_updates, iteration, setup  # noqa: E402
 
 
 def _best(fn, repeats: int) -> float:
@@ -65,56 +68,53 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(ROOT / "reference/weights/synth"))
-    parser.add_argument("--batch-size", type=int, default=1, help="clips per iteration")
     parser.add_argument("--repeats", type=int, default=3, help="best of N")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/fdd_step.json"))
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp())
     shutil.copytree(args.weights, work / "model", ignore=shutil.ignore_patterns("logs", "align*"))
-    cfg = FDDTrainConfig(weights=str(work / "model"), output_dir=str(work / "run"), batch_size=args.batch_size,
-                         teacher_sample_steps=6, first_frame_steps=10, sds_only_steps=1)
+    cfg = FDDTrainConfig(weights=str(work / "model"), output_dir=str(work / "run"), batch_size=1, first_frame_steps=10,
+                         sds_only_steps=1, d_warmup=1, bank_root=str(work / "bank"), bank_items=8)
     session = setup(cfg, Accelerator(cpu=not torch.cuda.is_available()))
-    model = session.model
-    stream = lambda seed: make_stream("edit_clip", seed=seed, size=model.config.resolution,  # noqa: E731
-                                      num_frames=model.config.num_frames)
-    items = _items(stream, cfg, 0, cfg.batch_size, 1)
+    model, bank = session.model, session.bank
     gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    batch = fdd.prepare_batch(model, items[0], cfg, session.guidance, gen())
-    real = fdd.teacher_samples(model, batch, cfg, session.guidance, gen())
+    item = bank.get("train", 0).as_dict()
+    batch = fdd.prepare_batch(model, fdd.stack_items([item]), cfg, session.guidance, gen())
+    with torch.no_grad():
+        x0_fixed, _ = fdd.rollout(model, session.student, batch, cfg, session.guidance, gen())
+    for i in range(cfg.replay_size):  # a full replay buffer of the bank's items
+        session.replay.push([i % cfg.bank_items], x0_fixed, 0)
+    for i in range(cfg.bank_items):
+        bank.get("train", i)
 
     def rollout():
         x0, _ = fdd.rollout(model, session.student, batch, cfg, session.guidance, gen())
         x0.square().mean().backward()
 
-    def discriminators():
-        x0, _ = fdd.rollout(model, session.student, batch, cfg, session.guidance, gen())
-        x0 = x0.detach().requires_grad_(True)
-        session.disc.requires_grad_(False)
-        g_e, g_v = fdd.adversarial_generator_losses(session.features, session.disc, batch, x0, real, "hinge")
+    def generator_loss():
+        x0 = x0_fixed.clone().requires_grad_(True)
+        g_e, g_v = fdd.adversarial_generator_losses(session.features, session.disc, batch, x0, cfg, gen())
         (g_e + g_v).backward()
-        session.disc.requires_grad_(True)
-        d = fdd.discriminator_losses(session.features, session.disc, batch, x0, real)
-        (d["d_e"] + d["d_v"]).backward()
 
-    with torch.no_grad():
-        x0_fixed, _ = fdd.rollout(model, session.student, batch, cfg, session.guidance, gen())
+    def bank_item():
+        bank.make("train", cfg.bank_items)
+
     parts = {
-        "prepare": _best(lambda: fdd.prepare_batch(model, items[0], cfg, session.guidance, gen()), args.repeats),
+        "prepare": _best(lambda: fdd.prepare_batch(model, fdd.stack_items([item]), cfg, session.guidance, gen()),
+                         args.repeats),
         "rollout_forward_backward": _best(rollout, args.repeats),
         "sds_teachers": _best(lambda: fdd.sds_losses(model, batch, x0_fixed, cfg, session.guidance, gen()), args.repeats),
-        "teacher_samples": _best(lambda: fdd.teacher_samples(model, batch, cfg, session.guidance, gen()), args.repeats),
+        "discriminator_updates": _best(lambda: discriminator_updates(cfg, session, 1), args.repeats),
+        "generator_loss_forward_backward": _best(generator_loss, args.repeats),
     }
-    # the discriminators' part includes a rollout forward to have x'_0; subtract it
-    with_rollout = _best(discriminators, args.repeats)
-    rollout_forward = _best(lambda: fdd.rollout(model, session.student, batch, cfg, session.guidance, gen()), args.repeats)
-    parts["discriminators_forward_backward"] = max(0.0, with_rollout - rollout_forward)
+    once = {"bank_item": _best(bank_item, args.repeats)}
     session.opt_g.zero_grad(set_to_none=True)
-    session.opt_d.zero_grad(set_to_none=True)
-
-    steps = {
-        "sds_phase": _best(lambda: iteration(cfg, session, items, 0), args.repeats),
-        "adversarial_phase": _best(lambda: iteration(cfg, session, items, 1), args.repeats),
+    indices = [[0]]
+    sds_only = dataclasses.replace(cfg, adversarial=False)
+    steps = {  # iteration 1: past the warm-up, and no gradient measurement (every grad_log_every-th)
+        "sds_phase": _best(lambda: iteration(sds_only, session, indices, 1), args.repeats),
+        "adversarial_phase": _best(lambda: iteration(cfg, session, indices, 1), args.repeats),
     }
     sums = {
         "sds_phase": parts["prepare"] + parts["rollout_forward_backward"] + parts["sds_teachers"],
@@ -126,6 +126,8 @@ def main() -> None:
         "clips_per_iteration": cfg.batch_size,
         "frames_per_clip": model.config.num_frames,
         "k": cfg.k,
+        "d_steps": cfg.d_steps,
+        "d_batch": cfg.d_batch,
         "teacher_sample_steps": cfg.teacher_sample_steps,
         "first_frame_steps": cfg.first_frame_steps,
         "torch_threads": torch.get_num_threads(),
@@ -133,6 +135,7 @@ def main() -> None:
         "machine": platform.platform(),
         "load_average_1min_at_end": round(__import__("os").getloadavg()[0], 2),  # other work on the machine
         "parts_s": {k: round(v, 4) for k, v in parts.items()},
+        "once_per_bank_item_s": {k: round(v, 4) for k, v in once.items()},
         "iteration_s": {k: round(v, 4) for k, v in steps.items()},
         "sum_of_parts_s": {k: round(v, 4) for k, v in sums.items()},
         "ratio_iteration_vs_parts": {k: round(steps[k] / sums[k], 3) for k in steps},

@@ -61,9 +61,9 @@ def cached_samples(path: Path, make) -> torch.Tensor:
 
 
 def train_view(model, settings: fdd.FDDSettings, train_items, train_fakes, probe_items, probe_fakes, steps: int,
-               every: int, lr: float, seed: int) -> list[dict]:
+               every: int, lr: float, seed: int, shares=None) -> list[dict]:
     """Fresh heads trained on (train_items, train_fakes) under `settings`' view; their measures
-    every `every` updates (step 0: untrained)."""
+    every `every` updates (step 0: untrained), and at the end `shares(features, disc)` if given."""
     bb = model.backbone
     features = UNetEncoderFeatures(bb.unet, bb.scheduler, settings.disc_taps)
     torch.manual_seed(seed)
@@ -89,7 +89,37 @@ def train_view(model, settings: fdd.FDDSettings, train_items, train_fakes, probe
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+    if shares is not None:
+        rows[-1].update(shares(features, disc))
     return rows
+
+
+def gradient_shares(model, student, features, disc, items: list[dict], settings: fdd.FDDSettings, guidance,
+                    seed: int) -> dict[str, float]:
+    """The student's gradient from each loss term at λ = 1 against these heads, on `items` one at a
+    time: mean norms of α·SDS-e + β·SDS-v and of α·G-e + β·G-v on the LoRA, and their ratio, the
+    adversarial share of SDS at λ = 1 (at λ the share is this / λ)."""
+    params = [p for n, p in student.video_unet.named_parameters() if ".align." in n]
+    for p in params:
+        p.requires_grad_(True)
+    disc.requires_grad_(False)
+    norms = {"sds": [], "adv": []}
+    for i, item in enumerate(items):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + i)
+        batch = fdd.prepare_batch(model, fdd.stack_items([item]), settings, guidance, gen)
+        x0, _ = fdd.rollout(model, student, batch, settings, guidance, gen)
+        (sds_e, _), (sds_v, _) = fdd.sds_losses(model, batch, x0, settings, guidance, gen)
+        g_e, g_v = fdd.adversarial_generator_losses(features, disc, batch, x0, settings, gen)
+        terms = {"sds": settings.alpha * sds_e + settings.beta * sds_v, "adv": settings.alpha * g_e + settings.beta * g_v}
+        for name, grads in fdd.backward_by_term(terms, params).items():
+            norms[name].append(fdd.grad_norm(grads))
+        for p in params:
+            p.grad = None
+    for p in params:
+        p.requires_grad_(False)
+    disc.requires_grad_(True)
+    sds, adv = (sum(v) / len(v) for v in (norms["sds"], norms["adv"]))
+    return {"gnorm_sds_lambda1": sds, "gnorm_adv": adv, "adv_share_lambda1": adv / sds}
 
 
 def report(results: dict, views: dict, header: str) -> str:
@@ -101,6 +131,13 @@ def report(results: dict, views: dict, header: str) -> str:
             lines.append(f"| {name} | {settings} | {r['step']} | {r['probe_auc_e']:.3f} | {r['train_auc_e']:.3f} | "
                          f"{r['probe_margin_e']:.3f} | {r['probe_auc_v']:.3f} | {r['train_auc_v']:.3f} | "
                          f"{r['probe_margin_v']:.3f} |")
+    shares = [(name, rows[-1]) for name, rows in results.items() if "adv_share_lambda1" in rows[-1]]
+    if shares:
+        lines += ["", "Each term's gradient on the student's LoRA against the trained heads (mean over the "
+                  "measured items, λ = 1; at λ the adversarial share is the last column / λ):", "",
+                  "| view | SDS gradient | adversarial gradient | adversarial / SDS |", "|---|---|---|---|"]
+        lines += [f"| {name} | {r['gnorm_sds_lambda1']:.4f} | {r['gnorm_adv']:.4f} | {r['adv_share_lambda1']:.3f} |"
+                  for name, r in shares]
     return "\n".join(lines) + "\n"
 
 
@@ -122,6 +159,8 @@ def main() -> None:
     p.add_argument("--every", type=int, default=50)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grad-items", type=int, default=8,
+                   help="training items on which each term's gradient on the student is measured at the end (0: not)")
     p.add_argument("--out", required=True, help="output path without extension (.md and .json are written)")
     args = p.parse_args()
 
@@ -143,8 +182,12 @@ def main() -> None:
     results, t0 = {}, time.time()
     for name, overrides in views.items():
         settings = dataclasses.replace(base, **overrides)
+        shares = None
+        if args.grad_items:
+            shares = lambda features, disc, settings=settings: gradient_shares(  # noqa: E731
+                aligned, student, features, disc, train_items[: args.grad_items], settings, guidance, args.seed)
         results[name] = train_view(model, settings, train_items, fakes["train"], probe_items, fakes["probe"],
-                                   args.steps, args.every, args.lr, args.seed)
+                                   args.steps, args.every, args.lr, args.seed, shares)
         print(json.dumps({"view": name, **results[name][-1]}), flush=True)
     header = (f"# What the discriminators see: {args.student} against the teachers\n\n"
               f"`python -m reference.disc_study {' '.join(a for a in __import__('sys').argv[1:])}`\n\n"

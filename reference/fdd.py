@@ -21,6 +21,7 @@ L_G = α (L_G-e + λ L_SDS-e) + β (L_G-v + λ L_SDS-v) and L_D = α L_D-e + β 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -506,6 +507,24 @@ def adversarial_generator_losses(features, disc: Discriminators, batch: Batch, x
                            settings.g_loss),
             generator_loss(video_logits(features, disc, batch.ctx, clips,
                                         _view(settings, frames_to_batch(clips), generator)), settings.g_loss))
+
+
+# ---------------------------------------------------------------------- gradient shares
+def backward_by_term(terms: dict[str, torch.Tensor], params: list[torch.Tensor], backward=None) -> dict[str, list[torch.Tensor]]:
+    """Backpropagate each loss term on its own (`backward(tensor, retain_graph=...)`, default
+    torch's), leaving their sum in the parameters' .grad as one backward would, and return each
+    term's own gradient on `params`: what measures a term's share of the student's update."""
+    backward = backward or (lambda t, retain_graph: t.backward(retain_graph=retain_graph))
+    out = {}
+    for n, (name, term) in enumerate(terms.items()):
+        before = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
+        backward(term, retain_graph=n + 1 < len(terms))
+        out[name] = [(torch.zeros_like(p) if p.grad is None else p.grad.detach()) - b for p, b in zip(params, before)]
+    return out
+
+
+def grad_norm(tensors) -> float:
+    return math.sqrt(sum(float(t.float().square().sum()) for t in tensors))
 
 
 # ---------------------------------------------------------------------- replay buffer

@@ -333,14 +333,6 @@ def discriminator_updates(cfg: FDDTrainConfig, session: Session, step: int) -> d
     return logs
 
 
-def _grad_copy(params) -> list[torch.Tensor]:
-    return [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
-
-
-def _norm(tensors) -> float:
-    return math.sqrt(sum(float(t.float().square().sum()) for t in tensors))
-
-
 def iteration(cfg: FDDTrainConfig, session: Session, indices: list[list[int]], step: int) -> dict:
     """One FDD iteration: the discriminators' updates on replayed pairs (while they train), then
     the student's update over its micro-batches (`indices`: bank items per micro-batch)."""
@@ -383,19 +375,17 @@ def iteration(cfg: FDDTrainConfig, session: Session, indices: list[list[int]], s
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the student's loss became {loss.item()} at iteration {step}")
         if measure:  # each term's share of the student's gradient: one backward per term
-            for n, (name, term) in enumerate(terms.items()):
-                before = _grad_copy(params)
-                accelerator.backward(term / accum, retain_graph=n + 1 < len(terms))
-                after = _grad_copy(params)
+            parts = fdd.backward_by_term({k: v / accum for k, v in terms.items()}, params, accelerator.backward)
+            for name, grads in parts.items():
                 acc = term_grads.setdefault(name, [torch.zeros_like(p) for p in params])
-                for a, x, y in zip(acc, before, after):
-                    a += y - x
+                for a, g in zip(acc, grads):
+                    a += g
         else:
             accelerator.backward(loss / accum)
         add("loss_g", loss.item())
     logs["taus"] = taus
     for name, grads in term_grads.items():
-        logs[f"gnorm_{name}"] = _norm(grads)
+        logs[f"gnorm_{name}"] = fdd.grad_norm(grads)
     if "gnorm_sds" in logs and "gnorm_adv" in logs:
         logs["adv_share"] = logs["gnorm_adv"] / max(logs["gnorm_sds"], 1e-12)
     if learns:

@@ -1,36 +1,70 @@
 #!/usr/bin/env bash
-# The synth EVE student and its Table 2 ablations, one after another, each with the same budget and
-# seed (the shipped students were made with exactly this). Resumable: re-run the same command and
-# each run continues from its newest checkpoint; a finished run only re-exports its student.
+# The synth EVE student and its Table 2 ablations, each with the same budget, for one or more
+# training seeds. Resumable: re-run the same command and each run continues from its newest
+# checkpoint; a finished run only re-exports its student.
 #
-#   VARIANTS="eve no_disc" OMP_NUM_THREADS=1 nohup bash reference/train_students.sh > runs/fdd/log 2>&1 &
+#   SEEDS="0 1 2" VARIANTS="eve no_disc" OMP_NUM_THREADS=1 nohup bash reference/train_students.sh > runs/fdd/log 2>&1 &
 #
-# WEIGHTS: the checkpoint the students are written into (default: the shipped one); RUNS: training
-# state (default runs/fdd); STEPS / SDS_ONLY / BATCH / LR / SEED: the budget; PY: the interpreter.
+# The budget is 600 iterations at one clip each (lr 1e-4). Full EVE and w/o discriminators share
+# their first 300 iterations per seed (SDS only: runs/fdd/s<seed>/sds) and branch from its
+# checkpoint (--init-from): EVE's discriminators then warm up for 100 iterations while the student
+# still learns from SDS alone (its trajectory is the SDS-only one until it first sees D), and the
+# student sees them for the last 200; w/o discriminators continues with SDS alone. The other
+# ablations train alone: w/o K-bin like EVE with fixed rollout timesteps, w/o SDS with the
+# discriminators only (they warm up for its first 100 iterations, the student idle), random init
+# like EVE with fresh adapters. Every run draws its items and the teachers' samples from one
+# teacher bank (reference.teacher_bank, made on first use).
+#
+# SEEDS: training seeds (students of seed 0 go into WEIGHTS, the shipped checkpoint; of any other
+# seed into RUNS/s<seed>/weights, a copy of it without students, as does the shared phase's); VARIANTS: eve random_init no_sds
+# no_disc no_kbin; RUNS: training state (default runs/fdd); PY: the interpreter. Extra arguments
+# reach every train_fdd command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WEIGHTS=${WEIGHTS:-reference/weights/synth}
 RUNS=${RUNS:-runs/fdd}
-VARIANTS=${VARIANTS:-"eve random_init no_sds no_disc no_kbin"}
-STEPS=${STEPS:-600}
-SDS_ONLY=${SDS_ONLY:-400}
-BATCH=${BATCH:-1}
-LR=${LR:-1e-4}
-SEED=${SEED:-0}
+SEEDS=${SEEDS:-0}
+VARIANTS=${VARIANTS:-"eve no_disc no_kbin no_sds random_init"}
 PY=${PY:-python}
+STEPS=600
+SHARED=300     # SDS-only iterations EVE and no_disc share per seed
+SDS_ONLY=400   # the student first sees the discriminators here (they train from SDS_ONLY - 100)
 
-for variant in $VARIANTS; do
-  case $variant in
-    eve) name=align; flags="" ;;
-    random_init) name=align_random_init; flags="--random-init" ;;
-    no_sds) name=align_no_sds; flags="--no-sds" ;;
-    no_disc) name=align_no_disc; flags="--no-adversarial" ;;
-    no_kbin) name=align_no_kbin; flags="--no-kbin" ;;
-    *) echo "unknown variant $variant" >&2; exit 2 ;;
-  esac
-  echo "== $variant ($name) $(date -u +%FT%TZ)"
-  # shellcheck disable=SC2086
-  HF_HUB_OFFLINE=1 $PY -m reference.train_fdd --weights "$WEIGHTS" --name "$name" --output-dir "$RUNS/$name" \
-    --steps "$STEPS" --sds-only-steps "$SDS_ONLY" --batch-size "$BATCH" --lr "$LR" --seed "$SEED" \
-    --teacher-sample-steps 6 --first-frame-steps 10 --checkpoint-every 25 $flags
+fdd() {  # name output-dir weights seed [flags...]
+  local name=$1 out=$2 weights=$3 seed=$4
+  shift 4
+  echo "== $name seed $seed -> $out $(date -u +%FT%TZ)"
+  HF_HUB_OFFLINE=1 $PY -m reference.train_fdd --weights "$weights" --name "$name" --output-dir "$out" \
+    --steps "$STEPS" --sds-only-steps "$SDS_ONLY" --batch-size 1 --lr 1e-4 --seed "$seed" \
+    --first-frame-steps 10 --bank-root "$RUNS/bank" --checkpoint-every 25 "$@" "${EXTRA[@]}"
+}
+EXTRA=("$@")
+
+for seed in $SEEDS; do
+  copy=$RUNS/s$seed/weights  # the checkpoint without students: the shared phase exports here
+  if [ ! -f "$copy/eve_config.json" ]; then
+    mkdir -p "$copy"
+    (cd "$WEIGHTS" && tar cf - --exclude='./align*' --exclude=./logs .) | (cd "$copy" && tar xf -)
+  fi
+  weights=$WEIGHTS
+  [ "$seed" = 0 ] || weights=$copy
+  shared=$RUNS/s$seed/sds
+  for variant in $VARIANTS; do
+    case $variant in
+      eve|no_disc)
+        ckpt=$(printf "%s/checkpoints/step_%07d" "$shared" "$SHARED")
+        if [ ! -f "$ckpt/trainer.json" ]; then  # the shared SDS-only phase, stopped where D would start
+          STEPS=$SHARED fdd align_sds "$shared" "$copy" "$seed"
+        fi
+        if [ "$variant" = eve ]; then
+          fdd align "$RUNS/s$seed/align" "$weights" "$seed" --init-from "$ckpt"
+        else
+          fdd align_no_disc "$RUNS/s$seed/align_no_disc" "$weights" "$seed" --init-from "$ckpt" --no-adversarial
+        fi ;;
+      no_kbin) fdd align_no_kbin "$RUNS/s$seed/align_no_kbin" "$weights" "$seed" --no-kbin ;;
+      no_sds) fdd align_no_sds "$RUNS/s$seed/align_no_sds" "$weights" "$seed" --no-sds ;;
+      random_init) fdd align_random_init "$RUNS/s$seed/align_random_init" "$weights" "$seed" --random-init ;;
+      *) echo "unknown variant $variant" >&2; exit 2 ;;
+    esac
+  done
 done
