@@ -356,16 +356,12 @@ COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eve_bench.metrics import MissingWeightsError
-    from eve_bench.models import ModelNotReadyError
-    from eve_bench.registry import UnknownNameError
-    from eve_bench.runner import RunError
-    from eve_bench.suites import SuiteError
+    from eve_bench.errors import USER_ERRORS
 
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (SuiteError, RunError, UnknownNameError, MissingWeightsError, ModelNotReadyError, FileNotFoundError, ValueError) as e:
+    except USER_ERRORS as e:
         print(f"eve-bench: error: {e}", file=sys.stderr)
         return 2
 

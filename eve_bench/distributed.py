@@ -20,7 +20,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Sequence, TypeVar
 
-from eve_bench.run_folder import RunError, RunFolder
+from eve_bench.errors import RunError
+from eve_bench.run_folder import RunFolder
 
 T = TypeVar("T")
 

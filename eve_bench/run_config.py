@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eve_bench.errors import SuiteError
 from eve_bench.metrics import MetricOptions
 from eve_bench.sample import FramePolicy
-from eve_bench.suites import Suite, SuiteError, load_suite
+from eve_bench.suites import Suite, load_suite
 from eve_bench.suites.base import missing_sources_message
 
 

@@ -20,6 +20,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from eve_bench.errors import RunError
 from eve_bench.sample import Sample
 from eve_bench.video import atomic_write_text
 
@@ -29,11 +30,6 @@ RESULTS = ("submission", "previews", "records", "samples.jsonl", "summary.json",
 # Temporary names of the atomic writers in eve_bench/video.py: ".<name>.<random>.tmp[.mp4]" and
 # ".<name>.old-<pid>" (a folder being replaced).
 _LEFTOVER = re.compile(r"^\..+\.(tmp(\.mp4)?|old-\d+)$")
-
-
-class RunError(RuntimeError):
-    """The run cannot start or go on: its folder, data or environment is at fault, not the model.
-    Nothing is counted against the model; finished samples stay on disk for a re-run to resume."""
 
 
 class RunFolder:

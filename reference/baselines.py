@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import torch
 
-from eve_bench.models.base import EditRequest, ModelNotReadyError
+from eve_bench.errors import ModelNotReadyError
+from eve_bench.models.base import EditRequest
 from eve_bench.video import Video
-from reference.checkpoint import EVEModel
 from reference import sampling
+from reference.checkpoint import EVEModel
 from reference.weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

@@ -15,7 +15,7 @@ else the flat keys, else `reference.baselines.SAMPLING_DEFAULTS`.
 
 from __future__ import annotations
 
-from eve_bench.models.base import ModelNotReadyError
+from eve_bench.errors import ModelNotReadyError
 from reference.baselines import PlugAndPlay
 from reference.student import LORA_FILE, load_student, student_folder
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from eve_bench.models.base import ModelNotReadyError
+from eve_bench.errors import ModelNotReadyError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
 ENV_VAR = "EVE_REFERENCE_WEIGHTS"

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from eve_bench.cli import main
+from eve_bench.errors import SuiteError, UnknownNameError
 from eve_bench.models import load_model, parse_kv_args
-from eve_bench.registry import UnknownNameError
 from eve_bench.runner import RunConfig, SuiteSelection, evaluate_submission, run
-from eve_bench.suites import SuiteError, load_suite
+from eve_bench.suites import load_suite
 from fixtures import make_tgve_zip_layout
 
 TESTS = Path(__file__).parent
@@ -264,7 +264,8 @@ def test_leaderboard_from_runs(tgve_zip, tmp_path, monkeypatch):
 
 
 def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monkeypatch):
-    from eve_bench.metrics import METRICS, MetricOptions, MissingWeightsError
+    from eve_bench.metrics import METRICS, MetricOptions
+    from eve_bench.errors import MissingWeightsError
     from eve_bench.metrics.pixel import SourceMAE
     from eve_bench.scoring import requested_metrics
     from eve_bench.suites.base import Suite
@@ -340,7 +341,8 @@ def test_device_reaches_factories_that_name_it_or_take_kwargs(monkeypatch):
 
 def test_a_weighted_metric_is_one_class_and_its_registration(tmp_path, monkeypatch, capsys):
     """A third-party metric with weights: its own options, checked and listed, with no harness edit."""
-    from eve_bench.metrics import METRICS, Metric, MissingWeightsError
+    from eve_bench.metrics import METRICS, Metric
+    from eve_bench.errors import MissingWeightsError
 
     class MeanBrightness(Metric):
         name = "mean_brightness"

@@ -23,7 +23,8 @@ import torch
 from PIL import Image
 
 from eve_bench.encoders.cache import EmbeddingCache
-from eve_bench.metrics.base import MetricInput, MetricOptions, MissingWeightsError
+from eve_bench.errors import MissingWeightsError
+from eve_bench.metrics.base import MetricInput, MetricOptions
 from eve_bench.metrics.clip import ClipDirection, ClipFrame, ClipFrameConsecutive, ClipText, PickScore
 from eve_bench.sample import Sample
 from eve_bench.video import Video, write_frames_dir

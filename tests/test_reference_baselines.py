@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from eve_bench.models import ModelNotReadyError, load_model
+from eve_bench.errors import ModelNotReadyError
+from eve_bench.models import load_model
 from eve_bench.models.base import EditRequest
 from eve_bench.video import Video
 from reference import weights as weights_mod

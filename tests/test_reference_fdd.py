@@ -289,7 +289,8 @@ def test_one_fdd_step_on_sd15_format_weights_with_a_dinov2_feature_network(tmp_p
 
 
 def test_reference_eve_runs_the_trained_student(ckpt, tmp_path):
-    from eve_bench.models import ModelNotReadyError, load_model
+    from eve_bench.errors import ModelNotReadyError
+    from eve_bench.models import load_model
     from eve_bench.models.base import EditRequest
     from eve_bench.video import Video
     from reference.train_fdd import train

@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 
 from eve_bench.cli import main
+from eve_bench.errors import SuiteError
 from eve_bench.runner import RunConfig, SuiteSelection, evaluate_submission, run
 from eve_bench.sample import Sample
-from eve_bench.suites import SuiteError, load_suite
+from eve_bench.suites import load_suite
 from fixtures import make_tgve_zip_layout, moving_square_video
 
 TESTS = Path(__file__).parent

@@ -19,7 +19,8 @@ from eve_bench.encoders.viclip import (
     load_viclip,
     tokenize,
 )
-from eve_bench.metrics.base import MetricInput, MetricOptions, MissingWeightsError, WeightsError
+from eve_bench.errors import MissingWeightsError, WeightsError
+from eve_bench.metrics.base import MetricInput, MetricOptions
 from eve_bench.metrics.viclip import ViCLIPDir, ViCLIPOut
 from eve_bench.sample import Sample
 from eve_bench.video import Video, read_video

@@ -24,8 +24,8 @@ from PIL import Image
 
 from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders.precision import autocast, id_suffix
+from eve_bench.errors import MissingWeightsError, WeightsError, one_line
 from eve_bench.hashing import files_stamp
-from eve_bench.metrics.base import MissingWeightsError, WeightsError, one_line
 
 FRAME_SIZE = 480  # the TGVE protocol resizes every frame to 480x480 before the processor
 # Weights formats that are pickles: loading one can run code, so they are refused (safetensors only).

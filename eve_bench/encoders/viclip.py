@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from eve_bench.errors import MissingWeightsError, WeightsError, one_line
 from eve_bench.hashing import files_stamp
-from eve_bench.metrics.base import MissingWeightsError, WeightsError, one_line
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,7 @@
 """Metric registry. Add a metric: subclass `Metric`, then register "name" -> "module:Class" here
 (or from another package through the `eve_bench.metrics` entry-point group)."""
 
-from eve_bench.metrics.base import (
-    Metric,
-    MetricInput,
-    MetricOptions,
-    MissingWeightsError,
-    SetMetric,
-    WeightsError,
-)
+from eve_bench.metrics.base import Metric, MetricInput, MetricOptions, SetMetric
 from eve_bench.registry import Registry
 
 METRICS: Registry[type[Metric]] = Registry("metric", entry_point_group="eve_bench.metrics")
@@ -50,4 +43,4 @@ def parse_metric_args(text: str | None) -> dict:
     return out
 
 
-__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "SetMetric", "WeightsError", "build_metrics", "parse_metric_args"]
+__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "SetMetric", "build_metrics", "parse_metric_args"]

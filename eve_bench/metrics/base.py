@@ -34,21 +34,6 @@ def paired_frames(item: "MetricInput", other: str = "source") -> tuple[np.ndarra
     return edited, ref
 
 
-class MissingWeightsError(RuntimeError):
-    """Weights a metric or model needs are not available locally."""
-
-
-class WeightsError(ValueError):
-    """Weights were given but cannot be used: corrupt, not weights, or a pickle (which could run
-    code, so eve-bench never loads one). Unlike missing default weights, never skipped."""
-
-
-def one_line(e: BaseException, limit: int = 400) -> str:
-    """An exception's message on one line (strict state-dict errors list every key on its own)."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 @dataclass
 class MetricInput:
     sample: Sample

@@ -14,10 +14,11 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders import precision
+from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders.clip import ClipEncoder, missing_message, resolve_weights
-from eve_bench.metrics.base import Metric, MetricInput, WeightsError
+from eve_bench.errors import WeightsError
+from eve_bench.metrics.base import Metric, MetricInput
 
 CLIP_L14 = "openai/clip-vit-large-patch14"
 PICKSCORE = "pickapic-anonymous/PickScore_v1"

@@ -32,10 +32,6 @@ class VideoEditor(Protocol):
     def edit(self, request: EditRequest) -> Video: ...
 
 
-class ModelNotReadyError(RuntimeError):
-    """A model exists but cannot run yet (e.g. its weights are not trained or not found)."""
-
-
 def parse_kv_args(text: str | None) -> dict:
     """Parse "a=1,b=x,c=true" into {"a": 1, "b": "x", "c": True} (Python literals where they parse)."""
     result: dict = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from eve_bench.models.base import ModelNotReadyError
+from eve_bench.errors import ModelNotReadyError
 
 PICKLED = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 # What a diffusers load never reads: pickled and framework-specific weights, and the fp16 variants

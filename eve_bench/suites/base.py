@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from eve_bench.errors import SuiteError
 from eve_bench.paths import UnsafeNameError, check_name
 from eve_bench.sample import Sample
 from eve_bench.video import VideoReadError, probe_video
-
-
-class SuiteError(ValueError):
-    """A suite cannot be built from the data given (missing files, unknown fields or tasks)."""
 
 
 def data_text(value: object, what: str, where: str) -> str:

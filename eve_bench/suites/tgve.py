@@ -16,8 +16,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from eve_bench.errors import SuiteError
 from eve_bench.sample import TGVE_TASKS, Sample
-from eve_bench.suites.base import Suite, SuiteError, data_name, data_text
+from eve_bench.suites.base import Suite, data_name, data_text
 from eve_bench.video import read_video
 
 GROUPS = ("DAVIS_480p", "youtube_480p", "videvo_480p")

@@ -13,8 +13,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from eve_bench.errors import SuiteError
 from eve_bench.sample import TGVE_PLUS_TASKS
-from eve_bench.suites.base import Suite, SuiteError, data_name, data_text
+from eve_bench.suites.base import Suite, data_name, data_text
 from eve_bench.suites.tgve import GROUPS, TGVE_METRICS, VideoPrompts, _require_root, find_source, make_sample
 
 FIELDS = {

@@ -19,8 +19,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from eve_bench.errors import SuiteError
 from eve_bench.sample import TGVE_PLUS_TASKS, Sample, content_fingerprint
-from eve_bench.suites.base import Suite, SuiteError
+from eve_bench.suites.base import Suite
 from eve_bench.synth.captions import caption
 from eve_bench.synth.masks import edit_mask
 from eve_bench.synth.render import render_scene
