@@ -17,16 +17,13 @@ beside the runs, in the papers' columns (eve_bench.reported).
 
 from __future__ import annotations
 
-import csv
-import html
-import io
 import json
-import re
 from pathlib import Path
 
 from eve_bench.figures import new_figure, save_png
 from eve_bench.reported import BENCHMARKS, PAPER_METRICS, PREFERENCE_COLUMNS, merged, other_preferences, sources
 from eve_bench.results import finite_values, load_records, load_summary
+from eve_bench.tables import csv_table, md_cell, md_table
 from eve_bench.uncertainty import Interval, bootstrap_interval, paired_comparison
 from eve_bench.video import atomic_write_text
 
@@ -91,15 +88,6 @@ def _group_settings(rows: list[dict]) -> None:
         r["differs"] = differs
 
 
-def md_cell(value) -> str:
-    """Text safe inside a markdown table cell: one line, no HTML, no table or link syntax."""
-    text = " ".join(str(value).split())  # newlines and tabs would end the row or start a heading
-    text = html.escape(text, quote=False)  # <img onerror=...> stays text
-    # Table, code, emphasis, link and image syntax; "_" inside words (model_args) is left alone,
-    # as markdown does not read it there.
-    return re.sub(r"([\\`*\[\]|!~])", r"\\\1", text)
-
-
 def _metric_names(rows: list[dict]) -> list[str]:
     names: list[str] = []
     for r in rows:
@@ -144,20 +132,18 @@ def render_markdown(rows: list[dict], title: str | None = None, reported: str | 
             lines.append(f"- {group}: {md_cell(described)}")
     extra = ["settings"] if differs else []
     header = ["model", "args", "n", "failed", "missing"] + extra + [n + _arrow(rows, n) for n in names]
-    lines += ["", "| " + " | ".join(md_cell(h) for h in header) + " |"]
-    lines.append("|" + "---|" * len(header))
+    body = []
     for r in rows:
         label = f"{r['model']} (reference)" if r["reference"] else r["model"]
         cells = [label, r["model_args"] or "", r["n_samples"], r["n_failed"], r["n_missing"]] + [r["group"] for _ in extra]
-        lines.append("| " + " | ".join([md_cell(c) for c in cells] + [fmt_ci(r["overall"].get(n), interval(r, n)) for n in names]) + " |")
+        body.append([md_cell(c) for c in cells] + [fmt_ci(r["overall"].get(n), interval(r, n)) for n in names])
+    lines += [""] + md_table([md_cell(h) for h in header], body, escape=False)
     tasks = [t for t in dict.fromkeys(t for r in rows for t in r["per_task"])]
     for name in names:
         lines += ["", f"## {md_cell(name + _arrow(rows, name))} per task", ""]
-        lines.append("| model | " + " | ".join(md_cell(t) for t in tasks) + " |")
-        lines.append("|" + "---|" * (1 + len(tasks)))
-        for r in rows:
-            lines.append("| " + md_cell(row_label(r, rows)) + " | "
-                         + " | ".join(fmt_ci(r["per_task"].get(t, {}).get(name), interval(r, name, t)) for t in tasks) + " |")
+        lines += md_table([md_cell(h) for h in ["model", *tasks]],
+                          [[md_cell(row_label(r, rows))] + [fmt_ci(r["per_task"].get(t, {}).get(name), interval(r, name, t))
+                                                            for t in tasks] for r in rows], escape=False)
     lines += paired_lines(rows)
     if reported:
         lines += reported_lines(rows, reported)
@@ -176,7 +162,7 @@ def paired_lines(rows: list[dict]) -> list[str]:
     """Markdown: each run against the first on the samples both scored, per metric with a better
     direction (a diagnostic metric has no winner)."""
     base = rows[0] if rows else None
-    lines = []
+    body = []
     for r in rows[1:]:
         for name in _metric_names(rows):
             direction = r["directions"].get(name) or base["directions"].get(name)
@@ -187,18 +173,19 @@ def paired_lines(rows: list[dict]) -> list[str]:
                 continue
             d = cmp.difference
             verdict = {"A better": f"{r['model']} better", "B better": f"{base['model']} better"}.get(cmp.verdict, cmp.verdict)
-            lines.append(f"| {md_cell(r['model'])} | {md_cell(r['run'])} | {md_cell(name + _arrow(rows, name))} | {cmp.n} | "
-                         f"{fmt_ci(d.estimate, d, '+.4g')} | {cmp.wins} / {cmp.ties} / {cmp.losses} | {cmp.sign_test_p:.2g} | {md_cell(verdict)} |")
-    if not lines:
+            body.append([md_cell(r["model"]), md_cell(r["run"]), md_cell(name + _arrow(rows, name)), cmp.n,
+                         fmt_ci(d.estimate, d, "+.4g"), f"{cmp.wins} / {cmp.ties} / {cmp.losses}", f"{cmp.sign_test_p:.2g}",
+                         md_cell(verdict)])
+    if not body:
         return []
     return ["", f"## Paired comparisons with {md_cell(base['model'])} ({md_cell(base['run'])})", "",
             "Each run against the first, sample by sample on the samples both scored: the mean difference (run minus "
             "first run) with its 95% paired bootstrap interval, the samples where the run is better / equal / worse, "
             "and the two-sided sign test on wins against losses. A difference whose interval excludes 0 is called "
             "real; otherwise it is within noise. (One test per metric and run: with many, expect about one in twenty "
-            "null differences to look real.)", "",
-            "| model | run | metric | n paired | difference [95% CI] | wins / ties / losses | sign test p | verdict |",
-            "|---|---|---|---|---|---|---|---|"] + lines
+            "null differences to look real.)", ""] + md_table(
+        ["model", "run", "metric", "n paired", "difference [95% CI]", "wins / ties / losses", "sign test p", "verdict"],
+        body, escape=False)
 
 
 def _paper_cell(r: dict, column) -> str:
@@ -246,9 +233,7 @@ def reported_lines(rows: list[dict], benchmark: str) -> list[str]:
              "above on the same scale (eve-bench's pick_score, clip_frame, viclip_dir, viclip_out are the papers' "
              "PickScore, CLIPFrame, ViCLIP_dir, ViCLIP_out, unscaled). Text / Struct. / Quality / Avg. are EVE's human "
              "ratings: % of raters preferring EVE over the row's method. A measured row over fewer samples, or with "
-             "other weights, than the paper used is not the same measurement.", "",
-             "| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in body]
+             "other weights, than the paper used is not the same measurement.", ""] + md_table(header, body)
     for p in other_preferences(benchmark):
         lines.append(f"\nAlso published: {md_cell(p.preference.preferred)} is preferred over {md_cell(p.method)} by "
                      f"{md_cell(p.preference.values.get('Avg', '?'))}% of raters overall ({md_cell(p.citation)}). {md_cell(p.note)}")
@@ -258,23 +243,16 @@ def reported_lines(rows: list[dict], benchmark: str) -> list[str]:
 
 def render_csv(rows: list[dict]) -> str:
     names = _metric_names(rows)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["model", "model_args", "suite", "reference", "settings", "n_samples", "n_failed", "n_missing"] + names
-                    + [f"{n} {end}" for n in names for end in ("ci_low", "ci_high")])
+    header = (["model", "model_args", "suite", "reference", "settings", "n_samples", "n_failed", "n_missing"] + names
+              + [f"{n} {end}" for n in names for end in ("ci_low", "ci_high")])
+    body = []
     for r in rows:
         cis = [interval(r, n) for n in names]
-        writer.writerow([_csv_text(r["model"]), _csv_text(r["model_args"]), _csv_text(r["suite"]), r["reference"], r["group"],
-                         r["n_samples"], r["n_failed"], r["n_missing"]]
-                        + ["" if r["overall"].get(n) is None else r["overall"][n] for n in names]
-                        + [("" if ci is None else getattr(ci, end)) for ci in cis for end in ("low", "high")])
-    return buf.getvalue()
-
-
-def _csv_text(value) -> str:
-    # Spreadsheets run a cell starting with = + - @ as a formula; a leading ' keeps it text.
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+        body.append([r["model"], r["model_args"], r["suite"], r["reference"], r["group"], r["n_samples"], r["n_failed"],
+                     r["n_missing"]]
+                    + ["" if r["overall"].get(n) is None else r["overall"][n] for n in names]
+                    + [("" if ci is None else getattr(ci, end)) for ci in cis for end in ("low", "high")])
+    return csv_table(header, body)
 
 
 def render_plot(rows: list[dict], path: Path) -> None:

@@ -15,16 +15,15 @@ lists every run the tables can use.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from eve_bench.figures import new_figure, save_png
 from eve_bench.gt_preference import CRITERIA, Preference, criteria_validity, judge, run_outputs, validity_markdown
-from eve_bench.leaderboard import PAPER_PREFERENCE_HEADER, collect, fmt_ci, interval, md_cell, reported_lines, reported_table
+from eve_bench.leaderboard import PAPER_PREFERENCE_HEADER, collect, fmt_ci, interval, reported_lines, reported_table
 from eve_bench.reported import PAPER_METRICS, PREFERENCE_COLUMNS, QUESTIONS, ablations
 from eve_bench.results import load_records
+from eve_bench.tables import csv_table, md_cell, md_table
 from eve_bench.uncertainty import Interval
 from eve_bench.video import atomic_write_text
 
@@ -50,20 +49,6 @@ def _is_run(path: Path | None) -> bool:
 def _missing_line(paths) -> list[str]:
     missing = [str(p) for p in paths if p is not None and not _is_run(p)]
     return ["", "Not run (no summary.json), left out: " + ", ".join(md_cell(p) for p in missing)] if missing else []
-
-
-def _table(header: list[str], body: list[list[str]]) -> list[str]:
-    return (["| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in body])
-
-
-def _csv(header: list[str], body: list[list[str]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    # Spreadsheets run a cell starting with = + - @ as a formula; a leading ' keeps it text.
-    writer.writerows([["'" + c if c[:1] in ("=", "+", "@") else c for c in map(str, row)] for row in body])
-    return buf.getvalue()
 
 
 def _pct(share: Interval | None) -> str:
@@ -121,7 +106,7 @@ def table1_synth(eve: Path | None, others: list[Path]) -> tuple[str, list[str], 
              "and, where the paper has human ratings, the ground-truth-judged preference: % of samples on which the first "
              "run (the EVE student) is closer to the ground truth than the row's run, ties split, with its interval. "
              + _criteria_sentence(), ""]
-    lines += _table(header, body) + _comparable_note(rows)
+    lines += md_table(header, body) + _comparable_note(rows)
     if not has_eve:
         lines += ["", f"No EVE student run ({md_cell(eve)}): no preference column is filled."]
     lines += _missing_line([eve] + others)
@@ -157,7 +142,7 @@ def table2_synth(eve: Path | None, runs: dict[str, Path]) -> tuple[str, list[str
              "% of samples on which full EVE is closer to the ground truth than the ablation (ties split), with 95% "
              "bootstrap intervals over samples, beside the paper's human ratings (% of raters preferring full EVE; "
              f"{md_cell(ablations()[0].note)}). " + _criteria_sentence(), ""]
-    lines += _table(header, body)
+    lines += md_table(header, body)
     if not has_eve:
         lines += ["", f"No EVE student run ({md_cell(eve)}): no ablation can be compared."]
     if skipped:
@@ -236,7 +221,7 @@ def write_paper_tables(cfg: PaperTablesConfig) -> list[Path]:
     written = []
 
     def emit(name: str, markdown: str, header: list[str], body: list[list[str]]) -> None:
-        for path, text in ((out / f"{name}.md", markdown), (out / f"{name}.csv", _csv(header, body))):
+        for path, text in ((out / f"{name}.md", markdown), (out / f"{name}.csv", csv_table(header, body))):
             atomic_write_text(path, text)
             written.append(path)
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from eve_bench.figures import new_figure, save_png
 from eve_bench.metrics import METRICS, MetricInput, MetricOptions
+from eve_bench.tables import md_table
 from eve_bench.video import Video, atomic_write_text
 
 REFERENCES = ("gt_psnr_in", "gt_ssim_in", "gt_psnr_out", "gt_ssim_out")
@@ -153,25 +154,17 @@ def render_markdown(corr: dict, rows: list[dict], skipped: dict, command: str) -
         "accuracy inside the ground-truth edit mask, `gt_*_out` preservation outside it (undefined "
         "for whole-frame edits such as style, which are left out of those columns).",
         "",
-        "| metric | " + " | ".join(f"{r} within | {r} pooled" for r in REFERENCES) + " |",
-        "|---|" + "---|---|" * len(REFERENCES),
     ]
-    for m, refs in corr.items():
-        sign = _direction_sign(m)
-        cells = []
-        for ref in REFERENCES:
-            for kind in ("within", "pooled"):
-                v = refs[ref][kind]
-                cells.append("–" if v is None else f"{sign * v:+.2f}")
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += md_table(["metric"] + [f"{r} {kind}" for r in REFERENCES for kind in ("within", "pooled")],
+                      [[m] + ["–" if refs[ref][kind] is None else f"{_direction_sign(m) * refs[ref][kind]:+.2f}"
+                              for ref in REFERENCES for kind in ("within", "pooled")] for m, refs in corr.items()],
+                      escape=False)
     if skipped:
         lines += ["", "Not measured here (weights missing on the machine that generated this file):", ""]
         lines += [f"- `{m}`: {reason.split(' (')[0]}" for m, reason in skipped.items()]
-    lines += ["", "Mean metric value per output kind:", "",
-              "| output | " + " | ".join(corr) + " |", "|---|" + "---|" * len(corr)]
-    for v in VARIANTS:
-        vals = [np.nanmean([r[m] for r in rows if r["variant"] == v.name]) for m in corr]
-        lines.append(f"| {v.name} | " + " | ".join(f"{x:.4g}" for x in vals) + " |")
+    lines += ["", "Mean metric value per output kind:", ""]
+    lines += md_table(["output", *corr], [[v.name] + [f"{np.nanmean([r[m] for r in rows if r['variant'] == v.name]):.4g}"
+                                                      for m in corr] for v in VARIANTS], escape=False)
     return "\n".join(lines + [""] + headroom_table(rows, list(corr) + list(REFERENCES))) + "\n"
 
 
@@ -181,17 +174,17 @@ def headroom_table(rows: list[dict], metrics: list[str]) -> list[str]:
     if not {"identity", "ground_truth"} <= {r["variant"] for r in rows}:
         return []
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    lines = ["Per task: identity (the source) -> ground truth, the floor and ceiling of each metric:", "",
-             "| metric | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    body = []
     for m in metrics:
-        cells = []
+        cells = [m]
         for task in tasks:
             lo, hi = ([r[m] for r in rows if r["task"] == task and r["variant"] == v and _finite(r[m])]
                       for v in ("identity", "ground_truth"))
             # undefined where the metric's region is empty (gt_*_out of a whole-frame style edit)
             cells.append(f"{np.mean(lo):.4g} -> {np.mean(hi):.4g}" if lo and hi else "–")
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    return lines
+        body.append(cells)
+    return (["Per task: identity (the source) -> ground truth, the floor and ceiling of each metric:", ""]
+            + md_table(["metric", *tasks], body, escape=False))
 
 
 def render_heatmap(corr: dict, path: Path) -> None:

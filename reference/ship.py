@@ -21,6 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from eve_bench.tables import md_table
 from reference.training import RUN_RECORD, run_record, truncate_log
 
 LOG_FILES = ("loss.jsonl", "train_config.json", RUN_RECORD)
@@ -57,9 +58,9 @@ def summarize(log_path: str | Path) -> StageSummary:
 def markdown_table(
     summaries: list[StageSummary], vae_db: float | None = None, styled_vae_db: float | None = None
 ) -> str:
-    lines = ["| stage | steps | wall time | early loss | late loss |", "|---|---|---|---|---|"]
-    for s in summaries:
-        lines.append(f"| {s.stage} | {s.steps:,} | {s.minutes:.1f} min | {s.early_loss:.3f} | {s.late_loss:.3f} |")
+    lines = md_table(["stage", "steps", "wall time", "early loss", "late loss"],
+                     [[s.stage, f"{s.steps:,}", f"{s.minutes:.1f} min", f"{s.early_loss:.3f}", f"{s.late_loss:.3f}"]
+                      for s in summaries], escape=False)
     if vae_db is not None:
         lines.append(f"\nVAE reconstruction of {VAE_CHECK_FRAMES} held-out frames: {vae_db:.1f} dB PSNR.")
     if styled_vae_db is not None:

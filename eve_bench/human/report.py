@@ -17,8 +17,6 @@ for chance and allows any number of raters per item.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 from collections import Counter
 from dataclasses import dataclass
@@ -29,9 +27,9 @@ import numpy as np
 from eve_bench.gt_preference import Preference, QuestionResult
 from eve_bench.human.store import connect, study_runs
 from eve_bench.human.study import QUESTIONS, Run
-from eve_bench.leaderboard import md_cell
 from eve_bench.paper_tables import PREFERENCE_HEADER, preference_cells
 from eve_bench.reported import QUESTIONS as PAPER_QUESTIONS
+from eve_bench.tables import csv_table, md_cell, md_table
 from eve_bench.uncertainty import bootstrap_interval, sign_test
 from eve_bench.video import atomic_write_text
 
@@ -161,28 +159,16 @@ def render_markdown(db: Path, runs: list[Run], ties: bool, votes: list[Vote], re
              "instruction, and the two edits side by side in random order without the models' names (EVE's protocol, "
              "paper section 5.4).", "",
              "Each cell: % of judgements preferring A (ties split, 50 = parity) with its 95% bootstrap interval over "
-             "samples; Avg. is the mean of the three questions. The last columns count judgements for A, ties and for B.", "",
-             "| " + " | ".join(md_cell(h) for h in TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in table_rows(reports)]
+             "samples; Avg. is the mean of the three questions. The last columns count judgements for A, ties and for B.", ""]
+    lines += md_table(TABLE_HEADER, table_rows(reports))
     lines += ["", "## Agreement between raters", "",
               "On items (a pair and a sample) judged by two raters or more: % of pairs of raters giving the same answer, "
-              "and Krippendorff's alpha (nominal; 1 = perfect, 0 = chance).", "",
-              "| A | B | question | items | rater pairs | agreement % | alpha |", "|---|---|---|---|---|---|---|"]
-    for p in reports:
-        for g, name in zip(p.agreement, PAPER_QUESTIONS):
-            lines.append(f"| {md_cell(p.a.label)} | {md_cell(p.b.label)} | {name} | {g.items} | {g.rater_pairs} | "
-                         f"{_fmt(g.percent, '.1f')} | {_fmt(g.alpha, '.2f')} |")
+              "and Krippendorff's alpha (nominal; 1 = perfect, 0 = chance).", ""]
+    lines += md_table(["A", "B", "question", "items", "rater pairs", "agreement %", "alpha"],
+                      [[md_cell(p.a.label), md_cell(p.b.label), name, g.items, g.rater_pairs, _fmt(g.percent, ".1f"),
+                        _fmt(g.alpha, ".2f")] for p in reports for g, name in zip(p.agreement, PAPER_QUESTIONS)], escape=False)
     lines += ["", "Runs: " + ", ".join(f"{md_cell(r.label)} = `{md_cell(r.path)}`" for r in runs), ""]
     return "\n".join(lines)
-
-
-def _csv(header, rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    # Spreadsheets run a cell starting with = + - @ as a formula; a leading ' keeps it text.
-    writer.writerows([["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(str, row)] for row in rows])
-    return buf.getvalue()
 
 
 def write_report(db: Path, out: Path | None) -> tuple[str, list[Path]]:
@@ -193,7 +179,7 @@ def write_report(db: Path, out: Path | None) -> tuple[str, list[Path]]:
         return text, []
     written = [out / "human_eval.md", out / "human_eval.csv", out / "votes.csv"]
     atomic_write_text(written[0], text)
-    atomic_write_text(written[1], _csv(TABLE_HEADER, table_rows(reports)))
-    atomic_write_text(written[2], _csv(VOTE_COLUMNS, [[v.assignment, v.rater, v.run_a, v.run_b, v.sample, v.left_run,
+    atomic_write_text(written[1], csv_table(TABLE_HEADER, table_rows(reports)))
+    atomic_write_text(written[2], csv_table(VOTE_COLUMNS, [[v.assignment, v.rater, v.run_a, v.run_b, v.sample, v.left_run,
                                                        *(v.answers[q] for q in QUESTIONS), v.created] for v in votes]))
     return text, written
