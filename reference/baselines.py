@@ -23,6 +23,7 @@ import torch
 
 from eve_bench.errors import ModelNotReadyError
 from eve_bench.models.base import EditRequest
+from eve_bench.models.windows import windows
 from eve_bench.video import Video
 from reference import sampling
 from reference.checkpoint import EVEModel
@@ -113,7 +114,7 @@ class _ReferenceEditor:
         window (None: text-to-video). Without it, windows are independent."""
         conditioned = self.model.config.first_frame_conditioning
         pieces = []
-        for start, end in sampling.windows(num_frames, self.model.config.num_frames, overlap=1 if conditioned else 0):
+        for start, end in windows(num_frames, self.model.config.num_frames, overlap=1 if conditioned else 0):
             per_frame = sampling.frames_to_batch(window(start, end, first if conditioned else None))
             pieces.append(per_frame[1:] if pieces and conditioned else per_frame)
             first = per_frame[-1]
