@@ -288,7 +288,7 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_leaderboard(args) -> int:
-    from eve_bench.leaderboard import write_leaderboard
+    from eve_bench.reports.leaderboard import write_leaderboard
 
     for path in write_leaderboard(args.runs, args.out, args.title, args.reported, args.gallery_per_task, args.gallery_size):
         print(path)
@@ -296,7 +296,7 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_paper_tables(args) -> int:
-    from eve_bench.paper_tables import PaperTablesConfig, write_paper_tables
+    from eve_bench.reports.paper_tables import PaperTablesConfig, write_paper_tables
 
     ablations = {}
     for item in args.ablation:
@@ -313,7 +313,7 @@ def _cmd_paper_tables(args) -> int:
 
 
 def _cmd_validity(args) -> int:
-    from eve_bench.validity import write_report
+    from eve_bench.reports.validity import write_report
 
     for path in write_report(args.out, args.n_videos, args.seed, _metric_options(args)):
         print(path)

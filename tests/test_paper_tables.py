@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from eve_bench.cli import main
-from eve_bench.gt_preference import CRITERIA, criteria_validity, judge
-from eve_bench.leaderboard import collect, interval
-from eve_bench.reported import PAPER_METRICS, QUESTIONS, load, merged
+from eve_bench.reports.gt_preference import CRITERIA, criteria_validity, judge
+from eve_bench.reports.reported import PAPER_METRICS, QUESTIONS, load, merged
+from eve_bench.reports.rows import collect, interval
 from eve_bench.results import SampleRecord, aggregate, write_results
 from eve_bench.runner import RunConfig, SuiteSelection, run
 
@@ -103,7 +103,7 @@ def test_reported_data_ships_as_package_data():
     import tomllib
 
     globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert "*.yaml" in globs.get("eve_bench.reported", []) + globs.get("*", [])
+    assert "*.yaml" in globs.get("eve_bench.reports.reported", []) + globs.get("*", [])
 
 
 # --- hand-made runs -----------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_judge_is_in_the_format_of_the_human_tables():
 
 
 def test_each_criterion_ranks_the_graded_outputs_correctly():
-    from eve_bench.validity import score_variants
+    from eve_bench.reports.validity import score_variants
 
     rows, _ = score_variants(n_videos=1, metric_names=sorted({c.metric for c in CRITERIA}))
     checks = criteria_validity(rows)
@@ -237,10 +237,10 @@ def test_paper_tables_from_runs_skip_missing_ones(tmp_path, monkeypatch):
 
 
 def test_ordering_line_names_an_ablation_that_beats_full_eve_and_keeps_the_order_readable():
-    from eve_bench.gt_preference import Preference
-    from eve_bench.paper_tables import ordering_line
-    from eve_bench.reported import ablations
-    from eve_bench.uncertainty import Interval
+    from eve_bench.reports.gt_preference import Preference
+    from eve_bench.reports.paper_tables import ordering_line
+    from eve_bench.reports.reported import ablations
+    from eve_bench.reports.uncertainty import Interval
 
     rows = ablations()
     avgs = [(80, 70, 90), (78, 70, 86), (75, 68, 84), (28, 20, 37), (70, 60, 79)]  # the 4th beats EVE
@@ -254,7 +254,7 @@ def test_ordering_line_names_an_ablation_that_beats_full_eve_and_keeps_the_order
 
 
 def test_per_task_rows_of_one_model_name_their_configuration(tmp_path):
-    from eve_bench.leaderboard import write_leaderboard
+    from eve_bench.reports.leaderboard import write_leaderboard
 
     runs = [_hand_made_run(tmp_path / v, {"gt_psnr_in": [10.0 + i, 12.0, 11.0, 13.0]}, model="reference.eve",
                            model_args={"variant": v}) for i, v in enumerate(("eve", "no_sds"))]

@@ -3,7 +3,7 @@
 One row per pair of runs (A = the earlier on the `serve` command line, B = the later): per question,
 the % of judgements preferring A with ties split (50 = parity, as the paper prints it; its rows are
 "% preferring EVE"), and Avg., their mean, in the format and with the result types of the
-ground-truth-judged preferences (eve_bench.gt_preference, paper_tables.preference_cells). Counts of
+ground-truth-judged preferences (eve_bench.reports.gt_preference, paper_tables.preference_cells). Counts of
 A / tie / B judgements are given apart, so ties are never hidden in the split.
 
 The 95% interval resamples samples, each with all the judgements on it (a cluster bootstrap): the
@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from eve_bench.gt_preference import Preference, QuestionResult
+from eve_bench.reports.gt_preference import Preference, QuestionResult
 from eve_bench.human.store import connect, study_runs
 from eve_bench.human.study import QUESTIONS, Run
-from eve_bench.paper_tables import PREFERENCE_HEADER, preference_cells
-from eve_bench.reported import QUESTIONS as PAPER_QUESTIONS
+from eve_bench.reports.paper_tables import PREFERENCE_HEADER, preference_cells
+from eve_bench.reports.reported import QUESTIONS as PAPER_QUESTIONS
 from eve_bench.tables import csv_table, md_cell, md_table
-from eve_bench.uncertainty import bootstrap_interval, sign_test
+from eve_bench.reports.uncertainty import bootstrap_interval, sign_test
 from eve_bench.video import atomic_write_text
 
 SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}

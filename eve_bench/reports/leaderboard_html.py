@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from eve_bench.gallery import Prompts, copy_small, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
-from eve_bench.leaderboard import _arrow, _metric_names, fmt_ci, interval, reported_table, row_label
+from eve_bench.reports.gallery import Prompts, copy_small, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
+from eve_bench.reports.rows import arrow, fmt_ci, interval, metric_names, reported_table, row_label
 from eve_bench.results import load_summary
 
 MEDIA = "leaderboard_media"  # beside leaderboard.html; rebuilt whole on every write
@@ -89,7 +89,7 @@ def _definitions(rows: list[dict]) -> dict[str, str]:
     from eve_bench.metrics import METRICS
 
     out = {}
-    for name in _metric_names(rows):
+    for name in metric_names(rows):
         direction = next((r["directions"].get(name) for r in rows if r["directions"].get(name)), "-")
         better = {"higher": "higher is better", "lower": "lower is better"}.get(direction, "diagnostic: no better direction")
         try:
@@ -111,12 +111,12 @@ def _mean_td(mean, ci) -> str:
 
 
 def _overall_table(rows: list[dict], defs: dict[str, str]) -> str:
-    names = _metric_names(rows)
+    names = metric_names(rows)
     differs = rows[0]["differs"]
     head = [_th("model", "the model spec the run was made with", False), _th("args", "model arguments", False),
             _th("n", "samples selected"), _th("failed"), _th("missing")]
     head += [_th("settings", "rows with different letters ran under different settings", False)] if differs else []
-    head += [_th(n + _arrow(rows, n), defs[n]) for n in names]
+    head += [_th(n + arrow(rows, n), defs[n]) for n in names]
     body = []
     for r in rows:
         label = f"{r['model']} (reference)" if r["reference"] else r["model"]
@@ -131,12 +131,12 @@ def _overall_table(rows: list[dict], defs: dict[str, str]) -> str:
 def _task_tables(rows: list[dict], defs: dict[str, str]) -> list[str]:
     tasks = list(dict.fromkeys(t for r in rows for t in r["per_task"]))
     out = []
-    for name in _metric_names(rows):
+    for name in metric_names(rows):
         head = [_th("model", numeric=False)] + [_th(t, defs[name]) for t in tasks]
         body = ["<tr>" + f"<td>{_e(row_label(r, rows))}</td>"
                 + "".join(_mean_td(r["per_task"].get(t, {}).get(name), interval(r, name, t)) for t in tasks) + "</tr>"
                 for r in rows]
-        out.append(f'<h3 title="{_e(defs[name])}">{_e(name + _arrow(rows, name))} per task</h3>' + _table(f"task-{name}", head, body))
+        out.append(f'<h3 title="{_e(defs[name])}">{_e(name + arrow(rows, name))} per task</h3>' + _table(f"task-{name}", head, body))
     return out
 
 
@@ -151,7 +151,7 @@ def _reported_section(rows: list[dict], benchmark: str) -> str:
         cells += [f"<td>{_e(c)}</td>" for c in row[1:]]
         trs.append(f'<tr class="{"quoted" if quoted else "measured"}">' + "".join(cells) + "</tr>")
     return (f"<h2>Beside the published numbers ({_e(benchmark)})</h2><p>Rows marked <span class=\"badge\">quoted</span> "
-            "are published numbers copied exactly as printed (eve_bench/reported/results.yaml), with their citation; "
+            "are published numbers copied exactly as printed (eve_bench/reports/reported/results.yaml), with their citation; "
             "the others are measured by the runs above. Text / Struct. / Quality / Avg. are EVE's human ratings.</p>"
             + _table("reported", head, trs))
 

@@ -1,9 +1,9 @@
 """EVE's Tables 1 and 2 in the paper's layout, from published numbers and eve-bench runs.
 
-- `table1-tgve.md`, `table1-tgve-plus.md`: the published rows (eve_bench/reported) and any runs
+- `table1-tgve.md`, `table1-tgve-plus.md`: the published rows (eve_bench/reports/reported) and any runs
   measured on that benchmark, in Table 1's columns.
 - `table1-synth.md`: synth runs with the paper's four automatic metrics, the ground-truth
-  metrics, and the ground-truth-judged preference (eve_bench.gt_preference) of the EVE student
+  metrics, and the ground-truth-judged preference (eve_bench.reports.gt_preference) of the EVE student
   against each other run, in the format of the paper's human columns.
 - `table2-synth.md`: the ground-truth-judged preference of full EVE against each ablation run,
   with intervals, the paper's human numbers beside them, and whether the paper's ordering holds.
@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eve_bench.figures import new_figure, save_png
-from eve_bench.gt_preference import CRITERIA, Preference, criteria_validity, judge, run_outputs, validity_markdown
-from eve_bench.leaderboard import PAPER_PREFERENCE_HEADER, collect, fmt_ci, interval, reported_lines, reported_table
-from eve_bench.reported import PAPER_METRICS, PREFERENCE_COLUMNS, QUESTIONS, ablations
+from eve_bench.reports.gt_preference import CRITERIA, Preference, criteria_validity, judge, run_outputs, validity_markdown
+from eve_bench.reports.leaderboard import reported_lines
+from eve_bench.reports.reported import PAPER_METRICS, PREFERENCE_COLUMNS, QUESTIONS, ablations
+from eve_bench.reports.rows import PAPER_PREFERENCE_HEADER, collect, fmt_ci, interval, reported_table
+from eve_bench.reports.uncertainty import Interval
 from eve_bench.results import load_records
 from eve_bench.tables import csv_table, md_cell, md_table
-from eve_bench.uncertainty import Interval
 from eve_bench.video import atomic_write_text
 
 GT_METRICS = ("gt_psnr_in", "gt_psnr_out", "gt_ssim_in", "gt_ssim_out")
@@ -236,7 +237,7 @@ def write_paper_tables(cfg: PaperTablesConfig) -> list[Path]:
     if render_preference_plot(plotted, out / "table2-synth.png", "Full EVE against each ablation: synth (ground truth) vs paper (human)"):
         written.append(out / "table2-synth.png")
     if cfg.validity_videos > 0:
-        from eve_bench.validity import score_variants
+        from eve_bench.reports.validity import score_variants
 
         rows, _ = score_variants(n_videos=cfg.validity_videos, metric_names=sorted({c.metric for c in CRITERIA}))
         command = f"eve-bench paper-tables --validity-videos {cfg.validity_videos}"
