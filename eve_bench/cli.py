@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _selection(args):
     from eve_bench.models import parse_kv_args
-    from eve_bench.runner import SuiteSelection
+    from eve_bench.run.config import SuiteSelection
     from eve_bench.sample import FramePolicy
 
     return SuiteSelection(
@@ -206,7 +206,7 @@ def _metric_options(args):
 
 
 def _print_summary(summary: dict, out: Path) -> None:
-    from eve_bench.distributed import Ranks
+    from eve_bench.run.distributed import Ranks
 
     if not Ranks.from_env().is_main:  # one summary per job, not one per rank
         return
@@ -229,8 +229,9 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 def _cmd_run(args) -> int:
     from eve_bench.models import parse_kv_args
-    from eve_bench.results import exit_code
-    from eve_bench.runner import RunConfig, run
+    from eve_bench.run.config import RunConfig
+    from eve_bench.run.results import exit_code
+    from eve_bench.run.runner import run
 
     sel = _selection(args)
     out = Path(args.out or f"runs/{args.model.replace(':', '.').replace('/', '_')}-{sel.suite}")
@@ -246,8 +247,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from eve_bench.results import exit_code
-    from eve_bench.runner import evaluate_submission
+    from eve_bench.run.results import exit_code
+    from eve_bench.run.runner import evaluate_submission
 
     if not args.suite:
         raise SystemExit("eve-bench eval: --suite is required (e.g. tgve, tgve-plus, synth)")

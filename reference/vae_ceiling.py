@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from eve_bench.runner import SuiteSelection, prepare_suite
+from eve_bench.run.config import SuiteSelection, prepare_suite
 from eve_bench.video import Video, write_frames_dir
 from reference import sampling
 

@@ -12,7 +12,8 @@ import pytest
 from eve_bench.cli import main
 from eve_bench.errors import SuiteError, UnknownNameError
 from eve_bench.models import load_model, parse_kv_args
-from eve_bench.runner import RunConfig, SuiteSelection, evaluate_submission, run
+from eve_bench.run.config import RunConfig, SuiteSelection
+from eve_bench.run.runner import evaluate_submission, run
 from eve_bench.suites import load_suite
 from fixtures import make_tgve_zip_layout
 
@@ -264,10 +265,10 @@ def test_leaderboard_from_runs(tgve_zip, tmp_path, monkeypatch):
 
 
 def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monkeypatch):
-    from eve_bench.metrics import METRICS, MetricOptions
     from eve_bench.errors import MissingWeightsError
+    from eve_bench.metrics import METRICS, MetricOptions
     from eve_bench.metrics.pixel import SourceMAE
-    from eve_bench.scoring import requested_metrics
+    from eve_bench.run.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     class NeedsWeights(SourceMAE):
@@ -286,11 +287,11 @@ def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monk
 
 def test_suite_metric_defaults_fill_unset_options_only(monkeypatch):
     from eve_bench.metrics import MetricOptions
-    from eve_bench.scoring import requested_metrics
+    from eve_bench.run.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     seen = []
-    monkeypatch.setattr("eve_bench.scoring.build_metrics", lambda names, options: seen.append(options) or [])
+    monkeypatch.setattr("eve_bench.run.scoring.build_metrics", lambda names, options: seen.append(options) or [])
     suite = Suite("s", "1", ("style",), (), metric_defaults={"clip_model": "/suite/clip", "viclip_model": "/suite/viclip"})
     requested_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
     assert (seen[0].clip_model, seen[0].viclip_model) == ("/user/clip", "/suite/viclip")
@@ -341,8 +342,8 @@ def test_device_reaches_factories_that_name_it_or_take_kwargs(monkeypatch):
 
 def test_a_weighted_metric_is_one_class_and_its_registration(tmp_path, monkeypatch, capsys):
     """A third-party metric with weights: its own options, checked and listed, with no harness edit."""
-    from eve_bench.metrics import METRICS, Metric
     from eve_bench.errors import MissingWeightsError
+    from eve_bench.metrics import METRICS, Metric
 
     class MeanBrightness(Metric):
         name = "mean_brightness"

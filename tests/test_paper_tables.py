@@ -12,8 +12,9 @@ from eve_bench.cli import main
 from eve_bench.reports.gt_preference import CRITERIA, criteria_validity, judge
 from eve_bench.reports.reported import PAPER_METRICS, QUESTIONS, load, merged
 from eve_bench.reports.rows import collect, interval
-from eve_bench.results import SampleRecord, aggregate, write_results
-from eve_bench.runner import RunConfig, SuiteSelection, run
+from eve_bench.run.config import RunConfig, SuiteSelection
+from eve_bench.run.results import SampleRecord, aggregate, write_results
+from eve_bench.run.runner import run
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_MD = [REPO.parent / "shared" / "docs" / "paper.md", Path("/work/shared/docs/paper.md")]

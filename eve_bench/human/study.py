@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eve_bench.reports.gallery import Prompts, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
-from eve_bench.results import load_summary
+from eve_bench.run.results import load_summary
 
 QUESTIONS = ("text", "structure", "quality")  # EVE's Text alignment, Structure, Quality
 QUESTION_TEXT = {

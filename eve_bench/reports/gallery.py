@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eve_bench.paths import check_name
-from eve_bench.results import load_records
+from eve_bench.run.results import load_records
 from eve_bench.sample import FramePolicy, Sample
 from eve_bench.video import Video, probe_video, read_video, resize_frames, write_mp4
 

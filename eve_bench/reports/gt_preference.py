@@ -19,8 +19,8 @@ from typing import Mapping
 
 import numpy as np
 
-from eve_bench.tables import md_table
 from eve_bench.reports.uncertainty import Interval, bootstrap_interval, sign_test
+from eve_bench.tables import md_table
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from eve_bench.reports.gallery import Prompts, copy_small, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
 from eve_bench.reports.rows import arrow, fmt_ci, interval, metric_names, reported_table, row_label
-from eve_bench.results import load_summary
+from eve_bench.run.results import load_summary
 
 MEDIA = "leaderboard_media"  # beside leaderboard.html; rebuilt whole on every write
 

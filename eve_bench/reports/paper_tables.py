@@ -24,7 +24,7 @@ from eve_bench.reports.leaderboard import reported_lines
 from eve_bench.reports.reported import PAPER_METRICS, PREFERENCE_COLUMNS, QUESTIONS, ablations
 from eve_bench.reports.rows import PAPER_PREFERENCE_HEADER, collect, fmt_ci, interval, reported_table
 from eve_bench.reports.uncertainty import Interval
-from eve_bench.results import load_records
+from eve_bench.run.results import load_records
 from eve_bench.tables import csv_table, md_cell, md_table
 from eve_bench.video import atomic_write_text
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from eve_bench.reports.reported import BENCHMARKS, PAPER_METRICS, PREFERENCE_COLUMNS, merged
 from eve_bench.reports.uncertainty import Interval, bootstrap_interval
-from eve_bench.results import finite_values, load_records, load_summary
+from eve_bench.run.results import finite_values, load_records, load_summary
 
 REFERENCE_MODELS = {"identity"}
 PAPER_PREFERENCE_HEADER = {"Text": "Text", "Structure": "Struct.", "Quality": "Quality", "Avg": "Avg."}  # as printed

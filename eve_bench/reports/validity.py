@@ -80,7 +80,7 @@ def score_variants(
 ) -> tuple[list[dict], dict]:
     """One row per (sample, variant) with each metric's value (default: every registered metric
     whose weights load), and the metrics skipped for missing weights."""
-    from eve_bench.scoring import prepare_metrics
+    from eve_bench.run.scoring import prepare_metrics
     from eve_bench.synth.suite import load_synth
 
     suite = load_synth(n_videos=n_videos)

@@ -16,8 +16,8 @@ import numpy as np
 
 from eve_bench.models import EditRequest
 from eve_bench.models.guard import ModelStopped, call_edit
-from eve_bench.results import SampleRecord
-from eve_bench.run_folder import RunFolder, writing
+from eve_bench.run.folder import RunFolder, writing
+from eve_bench.run.results import SampleRecord
 from eve_bench.sample import Sample
 from eve_bench.video import Video, frames_digest, frames_problem, write_frames_dir, write_mp4
 

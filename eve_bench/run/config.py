@@ -41,7 +41,7 @@ class RunConfig:
     overwrite: bool = False  # replace a run folder's results made with another configuration
 
     def identity(self, suite: Suite) -> dict:
-        """What makes a run folder's outputs this configuration's (run_folder.py): a folder holds one.
+        """What makes a run folder's outputs this configuration's (folder.py): a folder holds one.
         The world size is not part of it: a run resumes at any number of ranks."""
         return {"model": self.model, "model_args": self.model_args, "seed": self.seed, "suite": suite.name,
                 "frame_policy": self.selection.frame_policy.to_dict()}

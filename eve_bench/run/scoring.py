@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 from eve_bench.errors import MissingWeightsError, SuiteError, WeightsError
 from eve_bench.metrics import Metric, MetricInput, MetricOptions, build_metrics
-from eve_bench.results import SampleRecord
+from eve_bench.run.results import SampleRecord
 from eve_bench.sample import FramePolicy, Sample
 from eve_bench.suites import Suite
 from eve_bench.suites.base import missing_sources_message

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence, TypeVar
 
 from eve_bench.errors import RunError
-from eve_bench.run_folder import RunFolder
+from eve_bench.run.folder import RunFolder
 
 T = TypeVar("T")
 

@@ -7,8 +7,8 @@ import time
 from datetime import datetime, timezone
 
 from eve_bench.metrics import Metric
-from eve_bench.results import SCHEMA_VERSION, SampleRecord, aggregate, environment
-from eve_bench.run_config import RunConfig
+from eve_bench.run.config import RunConfig
+from eve_bench.run.results import SCHEMA_VERSION, SampleRecord, aggregate, environment
 from eve_bench.suites import Suite
 
 

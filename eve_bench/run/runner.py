@@ -22,22 +22,22 @@ import sys
 import time
 from pathlib import Path
 
-from eve_bench.distributed import Group, Ranks, Tally, raise_rank_errors
 from eve_bench.errors import RunError
-from eve_bench.generation import generate, output_problem
 from eve_bench.metrics import Metric, MetricOptions
 from eve_bench.models import load_model, resolve_factory
-from eve_bench.results import SampleRecord, write_results
-from eve_bench.resume import cache_key, failed_before, finished, model_file_stamps, sample_seed
-from eve_bench.run_config import RunConfig, SuiteSelection, prepare_suite
-from eve_bench.run_folder import RunFolder, writing
-from eve_bench.run_summary import build_summary, progress_bar
+from eve_bench.run.config import RunConfig, SuiteSelection, prepare_suite
+from eve_bench.run.distributed import Group, Ranks, Tally, raise_rank_errors
+from eve_bench.run.folder import RunFolder, writing
+from eve_bench.run.generation import generate, output_problem
+from eve_bench.run.results import SampleRecord, write_results
+from eve_bench.run.resume import cache_key, failed_before, finished, model_file_stamps, sample_seed
+from eve_bench.run.scoring import Pending, Scorer, requested_metrics, score_stream, source_or_missing
+from eve_bench.run.summary import build_summary, progress_bar
 from eve_bench.sample import Sample
-from eve_bench.scoring import Pending, Scorer, requested_metrics, score_stream, source_or_missing
 from eve_bench.suites import Suite, load_suite
 from eve_bench.video import read_video
 
-__all__ = ["RunConfig", "SuiteSelection", "evaluate_submission", "output_problem", "prepare_suite", "run"]
+__all__ = ["evaluate_submission", "run"]
 
 
 def run(cfg: RunConfig) -> dict:

@@ -7,8 +7,8 @@ import functools
 from pathlib import Path
 
 from eve_bench.hashing import content_hash, files_stamp, json_hash
-from eve_bench.results import SampleRecord
-from eve_bench.run_config import RunConfig
+from eve_bench.run.config import RunConfig
+from eve_bench.run.results import SampleRecord
 from eve_bench.sample import Sample
 from eve_bench.suites import Suite
 from eve_bench.video import frames_digest
