@@ -201,7 +201,7 @@ class ClipEncoder:
         return torch.cat(out).float().cpu().numpy()
 
     def _pixels(self, frames: list[np.ndarray]):
-        images = [_tgve_resize(f) for f in frames]
+        images = [tgve_resize(f) for f in frames]
         return self._parts()[1](images=images, return_tensors="pt")["pixel_values"]
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
@@ -220,7 +220,7 @@ class ClipEncoder:
         return torch.cat(out).float().cpu().numpy()
 
 
-def _tgve_resize(frame: np.ndarray) -> Image.Image:
+def tgve_resize(frame: np.ndarray) -> Image.Image:
     image = Image.fromarray(frame)
     if image.size == (FRAME_SIZE, FRAME_SIZE):
         return image  # PIL's resize to the same size is an exact copy

@@ -6,7 +6,7 @@ marker `</w>`, one token per merge, then `<|startoftext|>` and `<|endoftext|>` (
 as `vocab.json` + `merges.txt`, `CLIPTokenizer.from_pretrained` reads them and produces the same
 ids as open_clip's tokenizer and as the hub's `openai/clip-vit-*` tokenizers.
 
-Used by the synthetic-suite encoders (`eve_bench/encoders/synth_training.py`); tests that need a
+Used by the synthetic-suite encoders (`eve_bench/synth/train_encoders.py`); tests that need a
 CLIP processor without the hub can use `save_clip_processor` too.
 """
 

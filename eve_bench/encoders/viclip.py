@@ -374,10 +374,11 @@ def _tokenizer():
     return SimpleTokenizer()
 
 
-def tokenize(texts: Sequence[str], context_length: int = 32) -> torch.Tensor:
-    """OpenAI CLIP BPE ids, (N, context_length). Longer prompts are cut and end with EOT, as ViCLIP."""
+def tokenize(texts: Sequence[str], context_length: int = 32, warn: bool = True) -> torch.Tensor:
+    """OpenAI CLIP BPE ids, (N, context_length). Longer prompts are cut and end with EOT, as ViCLIP
+    (`warn`: log each prompt cut, which a metric's user should know of)."""
     tok = _tokenizer()
-    for text in texts:
+    for text in texts if warn else ():
         n = len(tok.encode(text)) + 2
         if n > context_length:
             logger.warning("prompt of %d tokens truncated to %d for ViCLIP: %r", n, context_length, text)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eve_bench.atomic import atomic_write_text
 from eve_bench.human.store import connect, study_runs
 from eve_bench.human.study import QUESTIONS, Run
 from eve_bench.reports.gt_preference import Preference, QuestionResult
@@ -31,7 +32,6 @@ from eve_bench.reports.paper_tables import PREFERENCE_HEADER, preference_cells
 from eve_bench.reports.reported import QUESTIONS as PAPER_QUESTIONS
 from eve_bench.reports.uncertainty import bootstrap_interval, sign_test
 from eve_bench.tables import csv_table, md_cell, md_table
-from eve_bench.video import atomic_write_text
 
 SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
 VOTE_COLUMNS = ("assignment", "rater", "run_a", "run_b", "sample", "left_run", *QUESTIONS, "created")

@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from eve_bench.atomic import atomic_write_text
 from eve_bench.figures import new_figure, save_png
 from eve_bench.reports.leaderboard_html import build_gallery, render_html
 from eve_bench.reports.reported import other_preferences, sources
 from eve_bench.reports.rows import arrow, collect, fmt_ci, interval, metric_names, reported_table, row_label
 from eve_bench.reports.uncertainty import paired_comparison
 from eve_bench.tables import csv_table, md_cell, md_table
-from eve_bench.video import atomic_write_text
 
 def render_markdown(rows: list[dict], title: str | None = None, reported: str | None = None) -> str:
     names = metric_names(rows)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eve_bench.atomic import atomic_write_text
 from eve_bench.figures import new_figure, save_png
 from eve_bench.reports.gt_preference import CRITERIA, Preference, criteria_validity, judge, run_outputs, validity_markdown
 from eve_bench.reports.leaderboard import reported_lines
@@ -26,7 +27,6 @@ from eve_bench.reports.rows import PAPER_PREFERENCE_HEADER, collect, fmt_ci, int
 from eve_bench.reports.uncertainty import Interval
 from eve_bench.run.results import load_records
 from eve_bench.tables import csv_table, md_cell, md_table
-from eve_bench.video import atomic_write_text
 
 GT_METRICS = ("gt_psnr_in", "gt_psnr_out", "gt_ssim_in", "gt_ssim_out")
 PREFERENCE_HEADER = list(PAPER_PREFERENCE_HEADER.values())

@@ -18,10 +18,11 @@ from typing import Callable
 
 import numpy as np
 
+from eve_bench.atomic import atomic_write_text
 from eve_bench.figures import new_figure, save_png
 from eve_bench.metrics import METRICS, MetricInput, MetricOptions
 from eve_bench.tables import md_table
-from eve_bench.video import Video, atomic_write_text
+from eve_bench.video import Video
 
 REFERENCES = ("gt_psnr_in", "gt_ssim_in", "gt_psnr_out", "gt_ssim_out")
 

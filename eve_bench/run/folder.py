@@ -20,9 +20,9 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from eve_bench.atomic import atomic_write_text
 from eve_bench.errors import RunError
 from eve_bench.sample import Sample
-from eve_bench.video import atomic_write_text
 
 IDENTITY_NAME = "run.json"
 LOCK_NAME = ".lock"

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from eve_bench.video import atomic_write_text
+from eve_bench.atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
 

@@ -15,8 +15,8 @@ prepare them (CLIP: PIL bicubic to 480x480, then the processor; ViCLIP: `ViCLIPP
 training, the weights are written, loaded back through the harness loaders and evaluated on the
 held-out split (attribute pairs never seen in training): text-to-image / text-to-video retrieval.
 
-    python -m eve_bench.encoders.synth_training clip --help
-    python -m eve_bench.encoders.synth_training viclip --help
+    python -m eve_bench.synth.train_encoders clip --help
+    python -m eve_bench.synth.train_encoders viclip --help
 """
 
 from __future__ import annotations
@@ -290,11 +290,11 @@ class ClipPixels:
         return self._maps[n]
 
     def __call__(self, frames: list[np.ndarray]) -> torch.Tensor:
-        from eve_bench.encoders.clip import _tgve_resize
+        from eve_bench.encoders.clip import tgve_resize
 
         square = all(f.shape[0] == f.shape[1] == frames[0].shape[0] for f in frames)
         if self.exact or not square:
-            return self.processor(images=[_tgve_resize(f) for f in frames], return_tensors="pt")["pixel_values"]
+            return self.processor(images=[tgve_resize(f) for f in frames], return_tensors="pt")["pixel_values"]
         m = self._map(frames[0].shape[0])
         x = torch.from_numpy(np.stack(frames)).float()
         x = torch.einsum("ih,bhwc,jw->bcij", m, x, m).round().clamp(0, 255)
@@ -401,20 +401,13 @@ def build_viclip(cfg: ViclipTrainConfig):
     return model
 
 
-def _viclip_tokens(texts: list[str], context_length: int) -> torch.Tensor:
-    # viclip.tokenize without its per-prompt truncation warning (training captions fit 64 tokens).
-    from eve_bench.encoders.viclip import _tokenizer
-
-    return _tokenizer()(list(texts), context_length=context_length)
-
-
 def _edited_clip_pairs(seed: int, num_frames: int) -> Iterator[dict]:
     """Endless (source clip, caption, edited clip, target caption) of the "train" split: an
     `EditTripletStream` for 8-frame clips (same rejection of held-out pairs, own seed sequence)."""
     from eve_bench.synth.captions import caption
     from eve_bench.synth.render import render_scene
     from eve_bench.synth.scene import pick, sample_scene
-    from eve_bench.synth.streams import SPLIT_TAGS, _belongs
+    from eve_bench.synth.streams import SPLIT_TAGS, belongs
     from eve_bench.synth.tasks import TASKS
 
     rng = np.random.default_rng([SPLIT_TAGS["train"], seed, 0, 0, 7])
@@ -424,14 +417,14 @@ def _edited_clip_pairs(seed: int, num_frames: int) -> Iterator[dict]:
         while True:
             source = sample_scene(rng, num_frames=num_frames, size=64)
             edit = TASKS[task](source, rng)
-            if _belongs("train", source, edit.scene):
+            if belongs("train", source, edit.scene):
                 break
         yield {"source": render_scene(source), "source_caption": caption(source),
                "target": render_scene(edit.scene), "target_caption": edit.target_caption}
 
 
 def _viclip_batches(cfg: ViclipTrainConfig, config) -> Iterator[dict]:
-    from eve_bench.encoders.viclip import ViCLIPPreprocess
+    from eve_bench.encoders.viclip import ViCLIPPreprocess, tokenize
     from eve_bench.synth.streams import ClipStream
 
     preprocess = ViCLIPPreprocess()
@@ -441,7 +434,8 @@ def _viclip_batches(cfg: ViclipTrainConfig, config) -> Iterator[dict]:
     while True:
         videos, texts = _mixed_batch(pairs, clips, n_pairs, cfg.batch_size, "video")
         yield {"video": torch.stack([preprocess(v, config) for v in videos]),
-               "tokens": _viclip_tokens(texts, config.context_length)}
+               # training captions fit the context: no warning per prompt
+               "tokens": tokenize(texts, config.context_length, warn=False)}
 
 
 def train_viclip(cfg: ViclipTrainConfig) -> dict:
@@ -542,8 +536,8 @@ def _finish(cfg: _Common, kind: str, summary: dict) -> None:
     if not cfg.write_report:
         return
     out = Path(cfg.out_dir)
-    summary["command"] = "python -m eve_bench.encoders.synth_training " + " ".join(
-        shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("synth_training.py") else None
+    summary["command"] = "python -m eve_bench.synth.train_encoders " + " ".join(
+        shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("train_encoders.py") else None
     summary["env"] = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "torch": torch.__version__,
                       "torch_threads": torch.get_num_threads()}
     summary["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
@@ -554,7 +548,7 @@ def _finish(cfg: _Common, kind: str, summary: dict) -> None:
     lines = [
         f"# synth-{kind}: how these weights were made",
         "",
-        "Written by `eve_bench/encoders/synth_training.py` at the end of the run; every number below",
+        "Written by `eve_bench/synth/train_encoders.py` at the end of the run; every number below",
         "comes from that run (also in `eval.json`; the loss curve is in `train_log.jsonl`).",
         "",
         "```bash",
