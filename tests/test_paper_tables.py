@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from eve_bench.cli import main
+from eve_bench.questions import QUESTION_NAMES
 from eve_bench.reports.gt_preference import CRITERIA, criteria_validity, judge
-from eve_bench.reports.reported import PAPER_METRICS, QUESTIONS, load, merged
+from eve_bench.reports.reported import PAPER_METRICS, load, merged
 from eve_bench.reports.rows import collect, interval
 from eve_bench.run.config import RunConfig, SuiteSelection
 from eve_bench.run.results import SampleRecord, aggregate, write_results
@@ -28,8 +29,8 @@ def test_every_avg_is_the_mean_of_its_three_questions():
     checked = 0
     for row in load():
         v = row.preference.values if row.preference else {}
-        if all(q in v for q in QUESTIONS + ("Avg",)):
-            mean = sum(float(v[q]) for q in QUESTIONS) / 3
+        if all(q in v for q in QUESTION_NAMES + ("Avg",)):
+            mean = sum(float(v[q]) for q in QUESTION_NAMES) / 3
             assert abs(mean - float(v["Avg"])) <= 0.05 + 1e-9, (row.method, row.table, mean, v["Avg"])  # printed to 0.1
             checked += 1
     assert checked == 15  # Table 1: 5 baselines x 2 benchmarks; Table 2: 5 ablations
@@ -64,12 +65,12 @@ def test_eve_tables_match_paper_md_to_the_digit():
             row = data[(benchmark, "Table 1", name)]
             seen.add((benchmark, "Table 1", name))
             assert [row.metrics[c.name] for c in PAPER_METRICS] == cells[1:5], name
-            prefs = [row.preference.values[q] for q in QUESTIONS + ("Avg",)] if row.preference else ["–"] * 4
+            prefs = [row.preference.values[q] for q in QUESTION_NAMES + ("Avg",)] if row.preference else ["–"] * 4
             assert prefs == cells[5:9], name
     for cells in _md_table(text, "### Table 2"):
         row = data[("tgve-plus", "Table 2", cells[0])]
         seen.add(("tgve-plus", "Table 2", cells[0]))
-        assert [row.preference.values[q] for q in QUESTIONS + ("Avg",)] == cells[1:5], cells[0]
+        assert [row.preference.values[q] for q in QUESTION_NAMES + ("Avg",)] == cells[1:5], cells[0]
     assert seen == set(data)  # every EVE row in the data file is in the paper, and the other way round
 
 
@@ -195,7 +196,7 @@ def test_each_criterion_ranks_the_graded_outputs_correctly():
 
     rows, _ = score_variants(n_videos=1, metric_names=sorted({c.metric for c in CRITERIA}))
     checks = criteria_validity(rows)
-    assert {c.question for c in checks} == set(QUESTIONS)
+    assert {c.question for c in checks} == set(QUESTION_NAMES)
     failed = [(c.question, c.better, c.worse, c.result) for c in checks if not c.passed]
     assert not failed, failed
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from eve_bench.encoders.local_weights import is_pickle
 from eve_bench.errors import MissingWeightsError, WeightsError, one_line
 from eve_bench.hashing import files_stamp
 
@@ -275,15 +276,9 @@ def load_viclip(path: str | os.PathLike | None, device: str = "cpu",
     return model.to(device).eval()
 
 
-# The first bytes of what torch.save writes: a zip archive (torch >= 1.6) or a bare pickle stream.
-_PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")
-
-
 def refuse_pickle(file: Path) -> None:
     """WeightsError when `file` is a PyTorch pickle: unpickling runs whatever code the file names."""
-    with open(file, "rb") as f:
-        head = f.read(4)
-    if head.startswith(_PICKLE_MAGIC):
+    if is_pickle(file):
         raise WeightsError(
             f"--viclip-model {file}: a PyTorch pickle checkpoint, which eve-bench never loads (unpickling can "
             f"run code). If you trust where it came from, convert it once with `eve-bench convert-viclip {file} DIR` "

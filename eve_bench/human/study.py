@@ -16,14 +16,6 @@ from pathlib import Path
 from eve_bench.reports.gallery import Prompts, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
 from eve_bench.run.results import load_summary
 
-QUESTIONS = ("text", "structure", "quality")  # EVE's Text alignment, Structure, Quality
-QUESTION_TEXT = {
-    "text": "Text alignment: which video better matches the caption?",
-    "structure": "Structure: which video better preserves the structure of the input video?",
-    "quality": "Quality: aesthetically, which video is better?",
-}
-
-
 @dataclass(frozen=True)
 class Run:
     path: str  # as given on the command line: the run's identity in the votes database

@@ -12,7 +12,7 @@ import importlib
 import inspect
 
 from eve_bench.errors import UnknownNameError
-from eve_bench.models.base import EditRequest, VideoEditor, parse_kv_args
+from eve_bench.models.base import EditRequest, VideoEditor
 from eve_bench.registry import Registry, import_attr
 
 MODELS: Registry = Registry("model", entry_point_group="eve_bench.models")
@@ -92,6 +92,5 @@ __all__ = [
     "EditRequest",
     "VideoEditor",
     "load_model",
-    "parse_kv_args",
     "resolve_factory",
 ]

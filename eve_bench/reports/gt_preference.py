@@ -19,6 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
+from eve_bench.questions import QUALITY, STRUCTURE, TEXT
 from eve_bench.reports.uncertainty import Interval, bootstrap_interval, sign_test
 from eve_bench.tables import md_table
 
@@ -33,12 +34,12 @@ class Criterion:
 
 
 CRITERIA = (
-    Criterion("Text", "gt_psnr_in", True, 0.01,
+    Criterion(TEXT.name, "gt_psnr_in", True, 0.01,
               "edit accuracy: PSNR against the ground-truth edit inside its mask, where the caption says what should be"),
-    Criterion("Structure", "gt_psnr_out", True, 0.01,
+    Criterion(STRUCTURE.name, "gt_psnr_out", True, 0.01,
               "preservation: PSNR against the ground truth outside the edit mask, which equals the input there; "
               "undefined for whole-frame edits (style), which this question leaves out"),
-    Criterion("Quality", "warp_error", False, 0.01,
+    Criterion(QUALITY.name, "warp_error", False, 0.01,
               "temporal consistency and fidelity: warping error along the input's optical flow; noise, flicker and "
               "shuffled frames all raise it"),
 )
@@ -47,15 +48,15 @@ CRITERIA = (
 # construction: (better, worse). Identity and the ground truth are equal outside the mask, so
 # Structure must call them a tie.
 KNOWN_ORDER = {
-    "Text": [("ground_truth", "partial_75"), ("partial_75", "partial_50"), ("partial_50", "partial_25"),
+    TEXT.name: [("ground_truth", "partial_75"), ("partial_75", "partial_50"), ("partial_50", "partial_25"),
              ("partial_25", "identity"), ("ground_truth", "noise_8"), ("noise_8", "noise_24"), ("noise_24", "noise_48"),
              ("ground_truth", "wrong_edit")],
-    "Structure": [("ground_truth", "noise_8"), ("noise_8", "noise_24"), ("noise_24", "noise_48"),
+    STRUCTURE.name: [("ground_truth", "noise_8"), ("noise_8", "noise_24"), ("noise_24", "noise_48"),
                   ("ground_truth", "flicker_30"), ("ground_truth", "shuffled"), ("ground_truth", "wrong_edit")],
-    "Quality": [("ground_truth", "noise_8"), ("noise_8", "noise_24"), ("noise_24", "noise_48"),
+    QUALITY.name: [("ground_truth", "noise_8"), ("noise_8", "noise_24"), ("noise_24", "noise_48"),
                 ("ground_truth", "flicker_10"), ("flicker_10", "flicker_30"), ("ground_truth", "shuffled")],
 }
-KNOWN_TIES = {"Structure": [("ground_truth", "identity")]}
+KNOWN_TIES = {STRUCTURE.name: [("ground_truth", "identity")]}
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,17 @@ from pathlib import Path
 
 from eve_bench.atomic import atomic_write_text
 from eve_bench.figures import new_figure, save_png
+from eve_bench.questions import PREFERENCE_COLUMNS, PREFERENCE_HEADERS, QUESTION_NAMES
 from eve_bench.reports.gt_preference import CRITERIA, Preference, criteria_validity, judge, run_outputs, validity_markdown
 from eve_bench.reports.leaderboard import reported_lines
-from eve_bench.reports.reported import PAPER_METRICS, PREFERENCE_COLUMNS, QUESTIONS, ablations
-from eve_bench.reports.rows import PAPER_PREFERENCE_HEADER, collect, fmt_ci, interval, reported_table
+from eve_bench.reports.reported import PAPER_METRICS, ablations
+from eve_bench.reports.rows import collect, fmt_ci, interval, reported_table
 from eve_bench.reports.uncertainty import Interval
 from eve_bench.run.results import load_records
 from eve_bench.tables import csv_table, md_cell, md_table
 
 GT_METRICS = ("gt_psnr_in", "gt_psnr_out", "gt_ssim_in", "gt_ssim_out")
-PREFERENCE_HEADER = list(PAPER_PREFERENCE_HEADER.values())
+PREFERENCE_HEADER = list(PREFERENCE_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def render_preference_plot(entries: list, path: Path, title: str) -> bool:
     axes = fig.subplots(1, len(PREFERENCE_COLUMNS), sharey=True)
     labels = [e[0].replace("$", r"\$") for e in entries]  # matplotlib reads $...$ as math
     for ax, column in zip(axes, PREFERENCE_COLUMNS):
-        shares = [(e[1].by_question()[column].share if column in QUESTIONS else e[1].avg) for e in entries]
+        shares = [(e[1].by_question()[column].share if column in QUESTION_NAMES else e[1].avg) for e in entries]
         values = [s.estimate if s else 0.0 for s in shares]
         err = [[v - s.low if s else 0 for v, s in zip(values, shares)], [s.high - v if s else 0 for v, s in zip(values, shares)]]
         ax.barh(labels, values, xerr=err, color="#3b6ea8", ecolor="#333333", capsize=2)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eve_bench.reports.reported import BENCHMARKS, PAPER_METRICS, PREFERENCE_COLUMNS, merged
+from eve_bench.questions import PREFERENCE_COLUMNS, PREFERENCE_HEADERS
+from eve_bench.reports.reported import BENCHMARKS, PAPER_METRICS, merged
 from eve_bench.reports.uncertainty import Interval, bootstrap_interval
 from eve_bench.run.results import finite_values, load_records, load_summary
 
 REFERENCE_MODELS = {"identity"}
-PAPER_PREFERENCE_HEADER = {"Text": "Text", "Structure": "Struct.", "Quality": "Quality", "Avg": "Avg."}  # as printed
 
 
 def collect(run_dirs: list[str | Path]) -> list[dict]:
@@ -137,7 +137,7 @@ def reported_table(rows: list[dict], benchmark: str) -> tuple[list[str], list[li
     other = {r["suite"] for r in rows} - {benchmark}
     if other:
         raise ValueError(f"the reported numbers are for {benchmark}; these runs are on {', '.join(sorted(other))}")
-    header = ["method", "source"] + [c.name + " ↑" for c in PAPER_METRICS] + [PAPER_PREFERENCE_HEADER[q] for q in PREFERENCE_COLUMNS]
+    header = ["method", "source"] + [c.name + " ↑" for c in PAPER_METRICS] + list(PREFERENCE_HEADERS)
     body = []
     for q in merged(benchmark):
         prefs = q.preference.values if q.preference else {}

@@ -17,7 +17,6 @@ samples (scoring.py).
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -46,8 +45,9 @@ def run(cfg: RunConfig) -> dict:
     ranks = Ranks.from_env()
     folder = RunFolder(cfg.out)
     suite, n_missing = prepare_suite(cfg.selection)
-    with Group(ranks, ranks.device(cfg.device)) as group, group.claimed(folder, cfg.identity(suite), cfg.overwrite):
-        metrics, skipped = requested_metrics(cfg.metrics, suite, _rank_options(cfg.metric_options, ranks))
+    device = ranks.device(cfg.device)  # this rank's: the model and the metrics share it
+    with Group(ranks, device) as group, group.claimed(folder, cfg.identity(suite), cfg.overwrite):
+        metrics, skipped = requested_metrics(cfg.metrics, suite, cfg.metric_options.on(device))
         # Samples that failed last time (a timeout among them) go last, so that one which hangs
         # every time cannot keep the rest of the suite from ever running.
         todo = sorted(suite.samples, key=lambda smp: failed_before(folder.record(smp)))
@@ -59,7 +59,7 @@ def run(cfg: RunConfig) -> dict:
             mine = ranks.shard(todo)
         tally = Tally()
         error = _guarded(lambda: _run_shard(cfg, suite, folder, Scorer(metrics, cfg.selection.frame_policy), mine,
-                                            tally, ranks), tally)
+                                            tally, ranks, device), tally)
         tallies = group.gather(tally)
         raise_rank_errors(tallies, ranks, error)
         summary = None
@@ -70,7 +70,7 @@ def run(cfg: RunConfig) -> dict:
 
 
 def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, samples: list[Sample], tally: Tally,
-               ranks: Ranks) -> None:
+               ranks: Ranks, device: str) -> None:
     stamps = model_file_stamps(cfg.model_args)
     model = None
     bar = progress_bar(len(samples), _desc(f"{cfg.model} on {suite.name}", ranks), cfg.progress and ranks.is_main)
@@ -99,7 +99,7 @@ def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, 
                 record = _new_record(sample, key, seed)
                 record.timings["load_s"] = round(time.perf_counter() - t0, 4)
                 if model is None:
-                    model = load_model(cfg.model, cfg.model_args, device=ranks.device(cfg.device))
+                    model = load_model(cfg.model, cfg.model_args, device=device)
                 tally.n_model_calls += 1
                 tally.stopped = generate(model, sample, source, folder, record, timeout=cfg.timeout,
                                          fail_fast=cfg.fail_fast, previews=cfg.previews)
@@ -129,6 +129,7 @@ def evaluate_submission(
     metric_options: MetricOptions | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    device: str = "cpu",
 ) -> dict:
     """Score a folder in the official layout (<group>/<video>/<task>/00000.jpg ...) with no model."""
     started = time.time()
@@ -136,13 +137,14 @@ def evaluate_submission(
     if not submission.is_dir():
         raise RunError(f"--submission {submission}: no such folder")
     suite, n_missing = prepare_suite(selection)
-    cfg = RunConfig(model=f"submission:{submission}", out=folder.root, selection=selection,
+    cfg = RunConfig(model=f"submission:{submission}", out=folder.root, selection=selection, device=device,
                     metric_options=metric_options or MetricOptions())
     ranks = Ranks.from_env()
     # The submission by its absolute path: `eval` of the same folder named another way is the same.
     identity = dict(cfg.identity(suite), model=f"submission:{submission.resolve()}")
-    with Group(ranks, ranks.device(cfg.metric_options.device)) as group, group.claimed(folder, identity, overwrite):
-        built, skipped = requested_metrics(metrics, suite, _rank_options(cfg.metric_options, ranks))
+    device = ranks.device(cfg.device)
+    with Group(ranks, device) as group, group.claimed(folder, identity, overwrite):
+        built, skipped = requested_metrics(metrics, suite, cfg.metric_options.on(device))
         scorer = Scorer(built, selection.frame_policy)
         tally = Tally()
         error = _guarded(lambda: _eval_shard(submission, folder, scorer, ranks.shard(suite.samples), selection, tally,
@@ -220,10 +222,6 @@ def _write_summary(cfg: RunConfig, suite: Suite, folder: RunFolder, metrics: lis
 def _save(folder: RunFolder, sample: Sample, record: SampleRecord) -> None:
     with writing(folder.record(sample)):
         record.save(folder.record(sample))
-
-
-def _rank_options(options, ranks: Ranks):
-    return dataclasses.replace(options, device=ranks.device(options.device))
 
 
 def _desc(text: str, ranks: Ranks) -> str:

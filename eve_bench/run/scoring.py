@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from eve_bench.errors import MissingWeightsError, SuiteError, WeightsError
-from eve_bench.metrics import Metric, MetricInput, MetricOptions, build_metrics
+from eve_bench.metrics import Metric, MetricInput, MetricOptions, build_metrics, with_family_args
 from eve_bench.run.results import SampleRecord
 from eve_bench.sample import FramePolicy, Sample
 from eve_bench.suites import Suite
@@ -149,8 +149,7 @@ def prepare_metrics(names: list[str], suite: Suite, options: MetricOptions, stri
     """Build and prepare metrics (weights are checked here, before any model runs), with the
     suite's metric defaults filling options the user left unset. strict: missing weights raise at
     once; otherwise such metrics are skipped and returned as {name: reason}."""
-    defaults = {k: v for k, v in suite.metric_defaults.items() if getattr(options, k) is None}
-    options = dataclasses.replace(options, **defaults)
+    options = dataclasses.replace(options, metric_args=with_family_args(options.metric_args, suite.metric_defaults, names))
     metrics, skipped = [], {}
     for metric in build_metrics(names, options):
         try:

@@ -104,7 +104,7 @@ def load_synth(data: str | None = None, **suite_args) -> Suite:
         default_metrics=SYNTH_DEFAULT_METRICS,
         description="Procedural videos with exact ground-truth edits and edit masks for the seven TGVE+ tasks.",
         info={"generator": "eve_bench.synth", **args, "fps": FPS},
-        metric_defaults={"clip_model": str(SYNTH_CLIP_DIR), "viclip_model": str(SYNTH_VICLIP_DIR)},
+        metric_defaults={"clip.model": str(SYNTH_CLIP_DIR), "viclip.model": str(SYNTH_VICLIP_DIR)},
     )
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from eve_bench.questions import PREFERENCE_COLUMNS
+
 DATA = Path(__file__).with_name("results.yaml")
 SCHEMA_VERSION = 1
 BENCHMARKS = ("tgve", "tgve-plus")
@@ -36,8 +38,6 @@ PAPER_METRICS = (
     PaperColumn("ViCLIP_dir", "viclip_dir", 3),
     PaperColumn("ViCLIP_out", "viclip_out", 3),
 )
-QUESTIONS = ("Text", "Structure", "Quality")  # the human questions; "Avg" is their mean
-PREFERENCE_COLUMNS = QUESTIONS + ("Avg",)
 
 
 @dataclass(frozen=True)
