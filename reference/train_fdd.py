@@ -30,15 +30,12 @@ from reference import fdd
 from reference.data import batches, make_stream
 from reference.fdd import FDDSettings
 from reference.student import ALIGN_TARGETS, attach_student, save_student
-from reference.training import (
-    TrainConfig,
-    _release_accelerator_state,
-    _save_checkpoint,
-    _start_run_record,
-    resume_state,
-    stream_seed,
-    truncate_log,
-)
+from reference.run_folder import resume_state, truncate_log
+from reference.run_folder import save_checkpoint as _save_checkpoint
+from reference.run_folder import start_run_record as _start_run_record
+from reference.training import TrainConfig, stream_seed
+from reference.training import release_accelerator_state as _release_accelerator_state
+
 
 @dataclass
 class FDDTrainConfig(FDDSettings, TrainConfig):
@@ -199,7 +196,7 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        from reference.training import run_record
+        from reference.run_folder import run_record
 
         if cfg.export_only and (out / "train_config.json").is_file():
             run_cfg = json.loads((out / "train_config.json").read_text())

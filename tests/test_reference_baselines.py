@@ -122,7 +122,7 @@ def test_eve_student_not_ready(ckpt):
 def test_pixel_conditioned_sd15_format_checkpoint(tmp_path):
     """per_frame_edit and plug_and_play on tiny weights in the public ControlNet / MotionAdapter formats."""
     from reference.checkpoint import write_sd15_config
-    from reference.testing import write_sd15_format_dirs
+    from reference_fixtures import write_sd15_format_dirs
 
     write_sd15_format_dirs(tmp_path)
     write_sd15_config(tmp_path / "eve", str(tmp_path / "sd15"), str(tmp_path / "control_v11e_ip2p"),

@@ -13,7 +13,7 @@ from reference import fdd, predict
 from reference.checkpoint import EVEModel
 from reference.fdd import FDDSettings, rollout_timesteps
 from reference.student import LORA_FILE, attach_student, load_student, save_student
-from reference.testing import TinyEditClipStream
+from reference.tiny_streams import TinyEditClipStream
 
 torch.set_num_threads(1)
 STREAM = lambda seed: TinyEditClipStream(seed=seed, size=32, num_frames=4)  # noqa: E731
@@ -273,7 +273,7 @@ def test_one_fdd_step_on_sd15_format_weights_with_a_dinov2_feature_network(tmp_p
     from transformers import Dinov2Config, Dinov2Model
 
     from reference.checkpoint import write_sd15_config
-    from reference.testing import write_sd15_format_dirs
+    from reference_fixtures import write_sd15_format_dirs
     from reference.train_fdd import train
 
     write_sd15_format_dirs(tmp_path)

@@ -112,7 +112,7 @@ def main() -> None:
     import tyro
 
     from reference.checkpoint import EVEModel
-    from reference.locate import resolve_weights
+    from reference.weights import resolve_weights
 
     cfg = tyro.cli(DiagnosticsConfig)
     path = resolve_weights(cfg.weights, ("edit_adapter",), "reference.studies.edit_diagnostics")

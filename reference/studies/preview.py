@@ -125,7 +125,7 @@ def main() -> None:
     import tyro
 
     from reference.checkpoint import EVEModel
-    from reference.locate import resolve_weights
+    from reference.weights import resolve_weights
 
     cfg = tyro.cli(PreviewConfig)
     path = resolve_weights(cfg.weights, ("edit_adapter", "video_adapter"), "reference.studies.preview")

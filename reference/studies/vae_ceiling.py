@@ -65,7 +65,7 @@ def main() -> None:
     import tyro
 
     from reference.checkpoint import EVEModel
-    from reference.locate import resolve_weights
+    from reference.weights import resolve_weights
 
     cfg = tyro.cli(CeilingConfig)
     model = EVEModel.from_pretrained(resolve_weights(cfg.weights, (), "reference.studies.vae_ceiling"))

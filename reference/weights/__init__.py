@@ -1,6 +1,7 @@
-"""Where the reference weights come from: an explicit `weights=` directory (or a hub id in the
-local Hugging Face cache, through eve-bench's one local-weights resolver), the environment variable
-EVE_REFERENCE_WEIGHTS, or shipped weights under reference/weights/<preset>/."""
+"""The reference checkpoints this folder ships (`synth/`, with the command and logs that made it in
+its TRAINING.md), and where a reference model's weights come from: an explicit `weights=` directory
+(or a hub id in the local Hugging Face cache, through eve-bench's one local-weights resolver), the
+environment variable EVE_REFERENCE_WEIGHTS, or the shipped checkpoint of a preset here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from eve_bench.encoders.local_weights import local_folder
 from eve_bench.errors import ModelNotReadyError
 
-SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+SHIPPED_DIR = Path(__file__).resolve().parent
 ENV_VAR = "EVE_REFERENCE_WEIGHTS"
 DEFAULT_PRESET = "synth"
 
