@@ -13,13 +13,13 @@ from eve_bench.encoders.clip_bpe import clip_bpe, clip_tokenizer
 from reference.checkpoint import EVEConfig, EVEModel, load_sd15, write_sd15_config
 from reference.edit_adapter import condition_dropout_masks, edit_forward, instruction_text
 from reference.presets import PRESETS
-from reference_fixtures import write_sd15_format_dirs
 from reference.video_adapter import (
     build_video_unet,
     frames_to_batch,
     motion_forward,
     zero_motion_proj_out,
 )
+from reference_fixtures import write_sd15_format_dirs  # tests/ is on sys.path under pytest
 
 torch.set_num_threads(1)
 
