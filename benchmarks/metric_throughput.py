@@ -40,6 +40,7 @@ SHARED_TGVE = ROOT.parent / "shared" / "data" / "tgve"
 
 from eve_bench.encoders.cache import EmbeddingCache  # noqa: E402
 from eve_bench.encoders.clip_bpe import BOS_ID, EOS_ID, VOCAB_SIZE, save_clip_processor  # noqa: E402
+from eve_bench.metrics import with_family_args  # noqa: E402
 from eve_bench.metrics.base import MetricInput, MetricOptions  # noqa: E402
 from eve_bench.metrics.clip import ClipFrame, ClipText, PickScore  # noqa: E402
 from eve_bench.sample import Sample  # noqa: E402
@@ -148,9 +149,10 @@ def _pooled(out):
 
 
 def eve_bench_metrics(dirs: dict, cache: EmbeddingCache, precision: str, batch_size: int) -> list:
-    options = MetricOptions(clip_model=str(dirs["clip"]), pickscore_model=str(dirs["pick"]),
-                            pickscore_processor=str(dirs["pick_processor"]), batch_size=batch_size,
-                            embedding_cache=cache, precision=precision)
+    family = {"clip.model": str(dirs["clip"]), "pickscore.model": str(dirs["pick"]),
+              "pickscore.processor": str(dirs["pick_processor"])}
+    options = MetricOptions(metric_args=with_family_args({}, family), batch_size=batch_size, embedding_cache=cache,
+                            precision=precision)
     metrics = [ClipText(options), ClipFrame(options), PickScore(options)]
     for m in metrics:
         m.prepare()

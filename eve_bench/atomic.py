@@ -1,6 +1,6 @@
 """The one atomic file writer: write to a hidden temporary name beside the target, rename into
 place. A reader never sees half a file; a killed writer leaves only `.<name>.<random>.tmp<ext>`,
-which run_folder.py removes (frame folders, replaced whole, are video.write_frames_dir's)."""
+which eve_bench/run/folder.py removes (frame folders, replaced whole, are video.write_frames_dir's)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
+
+from eve_bench.encoders.precision import CHOICES
 
 EPILOG_RUN = """examples:
   eve-bench run --model identity --limit 2                      # synthetic suite, offline
@@ -34,6 +37,44 @@ def _csv_list(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
+def parse_kv_args(text: str | None) -> dict:
+    """Parse "a=1,b=x,c=true" into {"a": 1, "b": "x", "c": True} (Python literals where they parse)."""
+    result: dict = {}
+    if not text:
+        return result
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value in {text!r}, got {part!r}")
+        value = value.strip()
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            parsed = lowered == "true"
+        elif lowered in ("none", "null"):
+            parsed = None
+        else:
+            try:
+                parsed = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                parsed = value
+        result[key.strip()] = parsed
+    return result
+
+
+def parse_metric_args(text: str | None) -> dict:
+    """"clip_text.model=DIR,pick_score.processor=DIR" -> {"clip_text": {"model": "DIR"}, ...}."""
+    out: dict = {}
+    for key, value in parse_kv_args(text).items():
+        metric, dot, option = key.partition(".")
+        if not dot or not metric or not option:
+            raise ValueError(f"--metric-args takes METRIC.OPTION=VALUE, got {key!r}")
+        out.setdefault(metric, {})[option] = value
+    return out
+
+
 def _add_suite_args(p: argparse.ArgumentParser, default_suite: str | None) -> None:
     g = p.add_argument_group("suite")
     g.add_argument("--suite", default=default_suite, help=f"suite name (eve-bench list suites); default: {default_suite}")
@@ -53,9 +94,10 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metric-args", default="", metavar="METRIC.OPTION=V,...",
                    help="each metric's own options (eve-bench list metrics), e.g. clip_text.model=DIR,pick_score.processor=DIR; "
                         "the flags below set them for every metric that has them")
-    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+    g.add_argument("--precision", choices=CHOICES, default="fp32",
                    help="encoders' compute dtype: fp32 (default, as the official script) or bf16/fp16 autocast, faster "
-                        "where the device supports it (docs/metrics-clip.md quotes the difference)")
+                        "where the device supports it (docs/metrics-clip.md quotes the difference); auto: bf16 where "
+                        "the device runs it natively (a GPU, a CPU with AVX512-BF16 or AMX), else fp32")
     g.add_argument("--clip-model", help="CLIP weights: local folder or hub id already in the local HF cache")
     g.add_argument("--pickscore-model", help="PickScore weights: local folder or cached hub id")
     g.add_argument("--pickscore-processor", help="processor for PickScore: local folder or cached hub id")
@@ -63,6 +105,7 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--viclip-preprocess", default="", metavar="K=V,...",
                    help="ViCLIP frame sampling and pixels, e.g. sampling=middle,recipe=internvid (default uniform, clip)")
     g.add_argument("--batch-size", type=int, default=32, help="frames per encoder batch; default 32")
+    g.add_argument("--device", default="cpu", help="torch device for the model (run) and the metrics, e.g. cuda; default cpu")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_suite_args(p, "synth")
     _add_metric_args(p)
     p.add_argument("--out", help="run folder; default runs/<model>-<suite>")
-    p.add_argument("--device", default="cpu", help="torch device for the model and metrics, e.g. cuda; default cpu")
     p.add_argument("--seed", type=int, default=0, help="base seed; each sample gets a seed derived from it and its key")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing sample (for debugging a model)")
     p.add_argument("--timeout", type=_positive, metavar="SECONDS",
@@ -100,7 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_metric_args(p)
     p.add_argument("--out", help="results folder; default <submission>-eval")
     p.add_argument("--overwrite", action="store_true", help="--out holds another run's or submission's results: replace them")
-    p.add_argument("--device", default="cpu", help="torch device for metrics")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("list", help="list suites, tasks, models or metrics")
@@ -141,7 +182,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-videos", type=int, default=8, help="synth videos to use (x 7 tasks); default 8")
     p.add_argument("--seed", type=int, default=0, help="seed of the degradations")
     _add_metric_args(p)
-    p.add_argument("--device", default="cpu", help="torch device for metrics")
 
     p = sub.add_parser("convert-viclip", help="convert a trusted ViCLIP .pth checkpoint into a folder --viclip-model loads",
                        description="Read a ViCLIP .pth (such as the public ViClip-InternVid-10M-FLT.pth) and write it as a "
@@ -173,8 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _selection(args):
-    from eve_bench.models import parse_kv_args
-    from eve_bench.runner import SuiteSelection
+    from eve_bench.run.config import SuiteSelection
     from eve_bench.sample import FramePolicy
 
     return SuiteSelection(
@@ -189,24 +228,19 @@ def _selection(args):
 
 
 def _metric_options(args):
-    from eve_bench.metrics import MetricOptions, parse_metric_args
-    from eve_bench.models import parse_kv_args
+    """The metrics' options; the family flags are aliases, set for each metric of their family
+    unless --metric-args sets that metric's own value. The device is the run's (`MetricOptions.on`)."""
+    from eve_bench.metrics import MetricOptions, with_family_args
 
-    return MetricOptions(
-        device=args.device,
-        clip_model=args.clip_model,
-        pickscore_model=args.pickscore_model,
-        pickscore_processor=args.pickscore_processor,
-        viclip_model=args.viclip_model,
-        batch_size=args.batch_size,
-        viclip_preprocess=parse_kv_args(args.viclip_preprocess),
-        precision=args.precision,
-        metric_args=parse_metric_args(args.metric_args),
-    )
+    family_args = {"clip.model": args.clip_model, "pickscore.model": args.pickscore_model,
+                   "pickscore.processor": args.pickscore_processor, "viclip.model": args.viclip_model,
+                   **{f"viclip.{k}": v for k, v in parse_kv_args(args.viclip_preprocess).items()}}
+    return MetricOptions(batch_size=args.batch_size, precision=args.precision,
+                         metric_args=with_family_args(parse_metric_args(args.metric_args), family_args))
 
 
 def _print_summary(summary: dict, out: Path) -> None:
-    from eve_bench.distributed import Ranks
+    from eve_bench.run.distributed import Ranks
 
     if not Ranks.from_env().is_main:  # one summary per job, not one per rank
         return
@@ -228,9 +262,9 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _cmd_run(args) -> int:
-    from eve_bench.models import parse_kv_args
-    from eve_bench.results import exit_code
-    from eve_bench.runner import RunConfig, run
+    from eve_bench.run.config import RunConfig
+    from eve_bench.run.results import exit_code
+    from eve_bench.run.runner import run
 
     sel = _selection(args)
     out = Path(args.out or f"runs/{args.model.replace(':', '.').replace('/', '_')}-{sel.suite}")
@@ -246,15 +280,15 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from eve_bench.results import exit_code
-    from eve_bench.runner import evaluate_submission
+    from eve_bench.run.results import exit_code
+    from eve_bench.run.runner import evaluate_submission
 
     if not args.suite:
         raise SystemExit("eve-bench eval: --suite is required (e.g. tgve, tgve-plus, synth)")
     submission = Path(args.submission)
     out = Path(args.out or f"{submission.as_posix().rstrip('/')}-eval")
     summary = evaluate_submission(submission, out, _selection(args), _csv_list(args.metrics), _metric_options(args),
-                                  progress=not args.quiet, overwrite=args.overwrite)
+                                  progress=not args.quiet, overwrite=args.overwrite, device=args.device)
     _print_summary(summary, out)
     return exit_code(summary)
 
@@ -288,7 +322,7 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_leaderboard(args) -> int:
-    from eve_bench.leaderboard import write_leaderboard
+    from eve_bench.reports.leaderboard import write_leaderboard
 
     for path in write_leaderboard(args.runs, args.out, args.title, args.reported, args.gallery_per_task, args.gallery_size):
         print(path)
@@ -296,7 +330,7 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_paper_tables(args) -> int:
-    from eve_bench.paper_tables import PaperTablesConfig, write_paper_tables
+    from eve_bench.reports.paper_tables import PaperTablesConfig, write_paper_tables
 
     ablations = {}
     for item in args.ablation:
@@ -313,9 +347,9 @@ def _cmd_paper_tables(args) -> int:
 
 
 def _cmd_validity(args) -> int:
-    from eve_bench.validity import write_report
+    from eve_bench.reports.validity import write_report
 
-    for path in write_report(args.out, args.n_videos, args.seed, _metric_options(args)):
+    for path in write_report(args.out, args.n_videos, args.seed, _metric_options(args).on(args.device)):
         print(path)
     return 0
 
@@ -356,16 +390,12 @@ COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eve_bench.metrics import MissingWeightsError
-    from eve_bench.models import ModelNotReadyError
-    from eve_bench.registry import UnknownNameError
-    from eve_bench.runner import RunError
-    from eve_bench.suites import SuiteError
+    from eve_bench.errors import USER_ERRORS
 
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (SuiteError, RunError, UnknownNameError, MissingWeightsError, ModelNotReadyError, FileNotFoundError, ValueError) as e:
+    except USER_ERRORS as e:
         print(f"eve-bench: error: {e}", file=sys.stderr)
         return 2
 

@@ -11,12 +11,9 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, TypeVar
 
+from eve_bench.errors import UnknownNameError
+
 T = TypeVar("T")
-
-
-class UnknownNameError(KeyError):
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 def import_attr(spec: str) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eve_bench.atomic import atomic_file, atomic_write_text  # noqa: F401 (atomic_write_text: its old home)
+from eve_bench.atomic import atomic_file
 from eve_bench.hashing import named_bytes_hash
 
 

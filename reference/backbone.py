@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
+from eve_bench.encoders.clip_bpe import clip_tokenizer, vocab_size
 from reference.presets import Preset, get_preset
-from reference.tokenizer import build_clip_tokenizer, vocab_size_for
 
 BACKBONE_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
@@ -37,12 +37,12 @@ class Backbone:
         p = get_preset(preset) if isinstance(preset, str) else preset
         if not p.unet:
             raise ValueError(f"preset {p.name!r} has no from-scratch architecture; load it from a directory")
-        tokenizer = build_clip_tokenizer(p.num_merges)
+        tokenizer = clip_tokenizer(p.num_merges)
         torch.manual_seed(seed)
         vae = AutoencoderKL(**p.vae)
         unet = UNet2DConditionModel(**p.unet)
         text_cfg = CLIPTextConfig(
-            vocab_size=vocab_size_for(p.num_merges),
+            vocab_size=vocab_size(p.num_merges),
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,

@@ -7,7 +7,7 @@
 
 Common model args: weights (EVE checkpoint dir; default: $EVE_REFERENCE_WEIGHTS or shipped weights),
 steps (DDIM steps), guidance_scale (text), image_guidance_scale (image, edit models), strength
-(SDEdit), device, dtype ("float32" / "float16" / "bfloat16"); per_frame_edit also takes frame_batch
+(SDEdit), device, precision ("fp32" / "bf16" / "fp16"); per_frame_edit also takes frame_batch
 (frames denoised together). A sampling setting not given comes from the checkpoint's `sampling`
 entry in eve_config.json (what it was tuned for; a key named after a baseline, e.g.
 "per_frame_edit", holds settings for that baseline alone), else from SAMPLING_DEFAULTS
@@ -21,32 +21,14 @@ from __future__ import annotations
 
 import torch
 
-from eve_bench.models.base import EditRequest, ModelNotReadyError
+from eve_bench.encoders.precision import torch_dtype
+from eve_bench.errors import ModelNotReadyError
+from eve_bench.models.base import EditRequest
+from eve_bench.models.windows import windows
 from eve_bench.video import Video
-from reference.checkpoint import EVEModel
 from reference import sampling
+from reference.checkpoint import EVEModel, SAMPLING_DEFAULTS, tuned_sampling
 from reference.weights import resolve_weights
-
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-SAMPLING_DEFAULTS = {"steps": 20, "guidance_scale": 5.0, "image_guidance_scale": 1.5, "strength": 0.75}
-BASELINES = ("per_frame_edit", "video_sdedit", "plug_and_play", "eve")  # keys of per-model sampling settings
-
-
-def tuned_sampling(sampling: dict, baseline: str, where: str = "checkpoint") -> dict:
-    """A checkpoint's sampling settings for one baseline: its flat keys, then those under the
-    baseline's own key (e.g. "per_frame_edit"), which win. The two teachers are separate models,
-    so a text guidance tuned for the edit teacher need not suit the video teacher."""
-    nested = [k for k in BASELINES if not isinstance(sampling.get(k, {}), dict)]
-    if nested:
-        raise ValueError(f"{where}: eve_config.json sampling entry {nested[0]!r} must hold settings, e.g. "
-                         f'{{"guidance_scale": 3.0}}')
-    flat = {k: v for k, v in sampling.items() if k not in BASELINES}
-    keys = set(flat).union(*(sampling.get(k, {}) for k in BASELINES))  # all checked, whichever baseline loads
-    unknown = sorted(keys - set(SAMPLING_DEFAULTS))
-    if unknown:
-        raise ValueError(f"{where}: eve_config.json sampling has unknown key(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(SAMPLING_DEFAULTS)}, or one of {', '.join(BASELINES)} holding them")
-    return {**flat, **sampling.get(baseline, {})}
 
 
 class _ReferenceEditor:
@@ -62,13 +44,13 @@ class _ReferenceEditor:
         image_guidance_scale: float | None = None,
         strength: float | None = None,
         device: str | None = None,
-        dtype: str = "float32",
+        precision: str = "fp32",
         model: EVEModel | None = None,
     ):
         if model is None:
             path = resolve_weights(weights, self.needs, self.name)
             try:
-                model = EVEModel.from_pretrained(path, torch_dtype=_DTYPES[dtype], require=self.needs)
+                model = EVEModel.from_pretrained(path, torch_dtype=torch_dtype(precision), require=self.needs)
             except FileNotFoundError as e:
                 raise ModelNotReadyError(f"{self.name}: {e}") from e
             self.weights, self.model_dir = str(path), path
@@ -112,7 +94,7 @@ class _ReferenceEditor:
         window (None: text-to-video). Without it, windows are independent."""
         conditioned = self.model.config.first_frame_conditioning
         pieces = []
-        for start, end in sampling.windows(num_frames, self.model.config.num_frames, overlap=1 if conditioned else 0):
+        for start, end in windows(num_frames, self.model.config.num_frames, overlap=1 if conditioned else 0):
             per_frame = sampling.frames_to_batch(window(start, end, first if conditioned else None))
             pieces.append(per_frame[1:] if pieces and conditioned else per_frame)
             first = per_frame[-1]

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 
+from eve_bench.atomic import atomic_write_text
 from reference.backbone import Backbone, count_params
 from reference.edit_adapter import build_edit_adapter
 from reference.presets import get_preset
@@ -33,6 +33,29 @@ from reference.video_adapter import build_motion_adapter, build_video_unet
 
 CONFIG_NAME = "eve_config.json"
 FORMAT = "eve-reference-checkpoint"
+
+# The sampling settings a baseline starts from (InstructPix2Pix's image guidance 1.5, the paper's
+# SDEdit strength 0.75) where the checkpoint's own `sampling` entry (EVEConfig) says nothing, as
+# transformers' generation_config: model args override both.
+SAMPLING_DEFAULTS = {"steps": 20, "guidance_scale": 5.0, "image_guidance_scale": 1.5, "strength": 0.75}
+BASELINES = ("per_frame_edit", "video_sdedit", "plug_and_play", "eve")  # keys of per-model sampling settings
+
+
+def tuned_sampling(sampling: dict, baseline: str, where: str = "checkpoint") -> dict:
+    """A checkpoint's sampling settings for one baseline: its flat keys, then those under the
+    baseline's own key (e.g. "per_frame_edit"), which win. The two teachers are separate models,
+    so a text guidance tuned for the edit teacher need not suit the video teacher."""
+    nested = [k for k in BASELINES if not isinstance(sampling.get(k, {}), dict)]
+    if nested:
+        raise ValueError(f"{where}: eve_config.json sampling entry {nested[0]!r} must hold settings, e.g. "
+                         f'{{"guidance_scale": 3.0}}')
+    flat = {k: v for k, v in sampling.items() if k not in BASELINES}
+    keys = set(flat).union(*(sampling.get(k, {}) for k in BASELINES))  # all checked, whichever baseline loads
+    unknown = sorted(keys - set(SAMPLING_DEFAULTS))
+    if unknown:
+        raise ValueError(f"{where}: eve_config.json sampling has unknown key(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(SAMPLING_DEFAULTS)}, or one of {', '.join(BASELINES)} holding them")
+    return {**flat, **sampling.get(baseline, {})}
 
 
 @dataclass(frozen=True)
@@ -71,7 +94,7 @@ class EVEConfig:
     format: str = FORMAT
     format_version: int = 1
     notes: dict = field(default_factory=dict)  # free-form provenance (training commands, seeds)
-    # the sampling settings this checkpoint was tuned for (keys of reference.baselines.SAMPLING_DEFAULTS,
+    # the sampling settings this checkpoint was tuned for (keys of SAMPLING_DEFAULTS,
     # for every baseline, or under a baseline's name for that one), as transformers'
     # generation_config: the baselines start from them, model args override them
     sampling: dict = field(default_factory=dict)
@@ -89,11 +112,7 @@ class EVEConfig:
         )
 
     def save(self, directory: str | Path) -> None:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        path = Path(directory) / CONFIG_NAME
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        os.replace(tmp, path)  # a reader never sees half a config
+        atomic_write_text(Path(directory) / CONFIG_NAME, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def record_training(

@@ -8,14 +8,14 @@ windows of the video adapter's length chained through their first frame, exactly
 plug-and-play does without the LoRA.
 
 Model args: those of the reference baselines (weights, steps, guidance_scale,
-image_guidance_scale, device, dtype) and `variant`: eve (default), random_init, no_sds, no_disc,
+image_guidance_scale, device, precision) and `variant`: eve (default), random_init, no_sds, no_disc,
 no_kbin. Sampling settings not given come from the checkpoint's `sampling` entry under "eve",
-else the flat keys, else `reference.baselines.SAMPLING_DEFAULTS`.
+else the flat keys, else `reference.checkpoint.SAMPLING_DEFAULTS`.
 """
 
 from __future__ import annotations
 
-from eve_bench.models.base import ModelNotReadyError
+from eve_bench.errors import ModelNotReadyError
 from reference.baselines import PlugAndPlay
 from reference.student import LORA_FILE, load_student, student_folder
 

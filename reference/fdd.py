@@ -230,8 +230,8 @@ class Guidance:
 
 def resolve_guidance(settings: FDDSettings, sampling: dict) -> Guidance:
     """Unset scales come from the checkpoint's tuned sampling settings for the matching baseline
-    (reference.baselines), so the teachers and the untrained student are the models evaluated."""
-    from reference.baselines import SAMPLING_DEFAULTS, tuned_sampling
+    (reference.checkpoint), so the teachers and the untrained student are the models evaluated."""
+    from reference.checkpoint import SAMPLING_DEFAULTS, tuned_sampling
 
     def pick(value, baseline, key):
         return float(value) if value is not None else float({**SAMPLING_DEFAULTS, **tuned_sampling(sampling, baseline)}[key])

@@ -164,21 +164,6 @@ def plug_and_play(
                      steps, generator, fix=predict.pin_first_frame(first_frame))
 
 
-def windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
-    """[start, end) windows covering num_frames; consecutive windows share `overlap` frames."""
-    if window < 1 or not 0 <= overlap < window:
-        raise ValueError(f"need window >= 1 and 0 <= overlap < window, got window={window}, overlap={overlap}")
-    if num_frames <= window:
-        return [(0, num_frames)]
-    out, start = [], 0
-    while True:
-        end = min(start + window, num_frames)
-        out.append((start, end))
-        if end == num_frames:
-            return out
-        start = end - overlap
-
-
 def decode_clip(model, latents: torch.Tensor) -> torch.Tensor:
     """(1, C, F, h, w) latents -> [-1, 1] frames (F, 3, R, R)."""
     return model.backbone.decode_latents(frames_to_batch(latents))
@@ -195,5 +180,4 @@ __all__ = [
     "plug_and_play",
     "sampling_timesteps",
     "tensor_to_frames",
-    "windows",
 ]

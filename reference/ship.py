@@ -21,7 +21,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from reference.training import RUN_RECORD, run_record, truncate_log
+from eve_bench.tables import md_table
+from reference.run_folder import RUN_RECORD, run_record, truncate_log
 
 LOG_FILES = ("loss.jsonl", "train_config.json", RUN_RECORD)
 STAGE_ORDER = ("backbone_vae", "backbone_t2i", "backbone_vae_decoder", "edit_adapter", "video_adapter")
@@ -57,9 +58,9 @@ def summarize(log_path: str | Path) -> StageSummary:
 def markdown_table(
     summaries: list[StageSummary], vae_db: float | None = None, styled_vae_db: float | None = None
 ) -> str:
-    lines = ["| stage | steps | wall time | early loss | late loss |", "|---|---|---|---|---|"]
-    for s in summaries:
-        lines.append(f"| {s.stage} | {s.steps:,} | {s.minutes:.1f} min | {s.early_loss:.3f} | {s.late_loss:.3f} |")
+    lines = md_table(["stage", "steps", "wall time", "early loss", "late loss"],
+                     [[s.stage, f"{s.steps:,}", f"{s.minutes:.1f} min", f"{s.early_loss:.3f}", f"{s.late_loss:.3f}"]
+                      for s in summaries], escape=False)
     if vae_db is not None:
         lines.append(f"\nVAE reconstruction of {VAE_CHECK_FRAMES} held-out frames: {vae_db:.1f} dB PSNR.")
     if styled_vae_db is not None:
@@ -108,7 +109,7 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
             if (log.parent / name).is_file():
                 shutil.copy2(log.parent / name, dest / name)
         # a run that went on training after its last export has logged past the shipped weights
-        note = _note_for(notes, log.parent)
+        note = note_for(notes, log.parent)
         if "steps" in note:
             truncate_log(dest / "loss.jsonl", note["steps"])
         summaries.append(summarize(dest / "loss.jsonl"))
@@ -126,7 +127,7 @@ def ship(run: str | Path, out: str | Path) -> list[StageSummary]:
     return summaries
 
 
-def _note_for(notes: dict, log_dir: Path) -> dict:
+def note_for(notes: dict, log_dir: Path) -> dict:
     """The note of the run that wrote `log_dir`: along the lineage (`continued_from`) of the part
     the folder is named for (`edit_adapter_gpu4` -> edit_adapter), the newest with the id of the
     folder's run record, else with a run folder of the folder's name (logs keep their run's folder

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from eve_bench.atomic import atomic_write_text
+
 ADAPTER = "align"
 LORA_FILE = "pytorch_lora_weights.safetensors"
 STUDENT_FILE = "student.json"
@@ -92,7 +94,7 @@ def save_student(student: Student, directory: str | Path, info: dict | None = No
             raise ValueError("a student with its own adapters needs info['motion_adapter_config'] to save them")
         extract_motion_adapter(student.video_unet, adapter_config).save_pretrained(d / "video_adapter",
                                                                                  safe_serialization=True)
-    (d / STUDENT_FILE).write_text(json.dumps(info or {}, indent=2, default=str) + "\n")
+    atomic_write_text(d / STUDENT_FILE, json.dumps(info or {}, indent=2, default=str) + "\n")
 
 
 def load_lora(video_unet, directory: str | Path) -> None:

@@ -36,15 +36,17 @@ from reference import fdd
 from reference.discriminators import Dinov2Features, Discriminators, UNetEncoderFeatures
 from reference.fdd import FDDSettings
 from reference.student import ALIGN_TARGETS, attach_student, save_student
-from reference.teacher_bank import TeacherBank
-from reference.training import (
-    TrainConfig,
-    _release_accelerator_state,
-    _save_checkpoint,
-    _start_run_record,
+from reference.run_folder import (
+    latest_checkpoint,
     resume_state,
+    run_record,
+    save_checkpoint,
+    start_run_record,
     truncate_log,
+    write_train_config,
 )
+from reference.teacher_bank import TeacherBank
+from reference.training import TrainConfig, release_accelerator_state
 
 
 @dataclass
@@ -220,8 +222,6 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    from reference.training import latest_checkpoint
-
     weights = Path(cfg.weights)
     if cfg.random_init and not cfg.name.startswith("align"):
         raise ValueError("name the student folder align_<variant>")
@@ -232,7 +232,7 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     if branched:
         out.mkdir(parents=True, exist_ok=True)
         _branch(cfg, out)
-    _release_accelerator_state()
+    release_accelerator_state()
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=cfg.cpu, project_dir=str(out))
     set_seed(cfg.seed)
     stream = None if stream_fn is None else (stream_fn, {"source": getattr(stream_fn, "__qualname__", "stream")})
@@ -243,11 +243,11 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     log_path = out / "loss.jsonl"
     if not cfg.export_only and accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+        write_train_config(out, cfg)
         facts = {"weights": str(weights), "name": cfg.name, "bank": str(session.bank.dir)}
         if cfg.init_from:
             facts["branched_from"] = cfg.init_from
-        _start_run_record(out, facts, fresh=ckpt is None or branched)
+        start_run_record(out, facts, fresh=ckpt is None or branched)
         if ckpt is not None:
             truncate_log(log_path, step)
     probe_items = [session.bank.get("probe", i).as_dict() for i in range(cfg.probe_items)] if cfg.adversarial else []
@@ -267,11 +267,11 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
             with open(log_path, "a") as f:
                 f.write(json.dumps(last) + "\n")
         if cfg.checkpoint_every > 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-            _save_checkpoint(accelerator, out, step, cfg.keep_checkpoints)
+            save_checkpoint(accelerator, out, step, cfg.keep_checkpoints)
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        from reference.training import run_record
+        from reference.run_folder import run_record
 
         if cfg.export_only and (out / "train_config.json").is_file():
             run_cfg = json.loads((out / "train_config.json").read_text())

@@ -4,31 +4,34 @@ Each entry point supplies a `torch.nn.Module` whose `forward(batch)` returns the
 trainable parameters are the only ones with `requires_grad`, and an `export(module)` callback
 that writes the trained part into the EVE checkpoint (called with EMA weights swapped in).
 
-Output directory:
-  <output_dir>/loss.jsonl                     one JSON line per logged step (step, loss, lr, seconds)
-  <output_dir>/checkpoints/step_<N>/          accelerate state (model, optimizer, EMA, RNG) + trainer.json
-Resume: the newest checkpoint under <output_dir>/checkpoints is loaded when `resume` is on; the
-data stream is re-seeded with (seed, step) (`stream_seed`) so the resumed run does not replay the
-same items, and loss.jsonl loses the lines logged after that checkpoint (the steps are redone),
-so the log always describes the weights beside it.
+The run's folder (record, settings, loss log, checkpoints) is reference/run_folder.py's. Resume:
+the newest checkpoint is loaded when `resume` is on, and the data stream is re-seeded with
+(seed, step) (`stream_seed`) so the resumed run does not replay the same items.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from eve_bench.encoders.precision import ACCELERATE, torch_dtype
 from reference.data import batch_iterator
+from reference.run_folder import (
+    adopt_run_config,
+    resume_state,
+    run_record,
+    save_checkpoint,
+    start_run_record,
+    truncate_log,
+    write_train_config,
+)
 
 if TYPE_CHECKING:
     from reference.backbone import Backbone
@@ -46,7 +49,8 @@ class TrainConfig:
     lr_warmup_steps: int = 0
     max_grad_norm: float = 1.0
     gradient_accumulation_steps: int = 1
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """compute precision (mixed: the trained weights stay float32; frozen modules are cast to it)"""
     gradient_checkpointing: bool = False
     use_ema: bool = True
     ema_decay: float = 0.999
@@ -64,33 +68,17 @@ class TrainConfig:
     cpu: bool = False
     """force CPU even when an accelerator is present"""
 
+    @property
+    def mixed_precision(self) -> str:
+        """`precision` as accelerate names it."""
+        return ACCELERATE[self.precision]
+
     def note(self, **extra) -> dict:
         """What a checkpoint records about how one of its parts was trained."""
         run_id = run_record(self.output_dir).get("id")
         return {"steps": self.steps, "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr,
                 "lr_warmup_steps": self.lr_warmup_steps, "run": self.output_dir,
                 **({"run_id": run_id} if run_id else {}), **extra}
-
-
-RUN_RECORD = "run.json"
-
-
-def run_record(output_dir: str | Path) -> dict:
-    """A run's record: {"id": a random id, and the facts of its first start}; {} for a run that
-    predates records."""
-    path = Path(output_dir) / RUN_RECORD
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _start_run_record(out: Path, facts: dict, fresh: bool) -> None:
-    """Written at a run's first start (`fresh`: no checkpoint to resume, so a folder reused by a
-    new run gets a new record) and kept through resumes and exports. The id tells runs apart where
-    their folders cannot (the same folder reused, or one run named by two spellings of it)."""
-    if not fresh and run_record(out):
-        return
-    tmp = out / (RUN_RECORD + ".tmp")
-    tmp.write_text(json.dumps({"id": uuid.uuid4().hex, **facts}) + "\n")
-    os.replace(tmp, out / RUN_RECORD)
 
 
 def continues_part(weights: str | Path, part: str, init_adapter: str | None) -> dict:
@@ -111,23 +99,6 @@ def record_adapter(weights: Path, part: str, cfg: TrainConfig, init_adapter: str
     record = run_record(cfg.output_dir)  # a run older than run records: judged now instead
     continued = record["continues"] if "continues" in record else continues_part(weights, part, init_adapter)["continues"]
     EVEConfig.record_training(weights, part, note, default_layout=True, continued=continued)
-
-
-def _checkpoints(output_dir: str | Path) -> list[Path]:
-    """Finished checkpoints, oldest first. One being written is `step_N.partial` until it is
-    complete, so a run killed while saving leaves nothing that passes for a checkpoint."""
-    done = [p for p in Path(output_dir, "checkpoints").glob("step_*")
-            if p.name.removeprefix("step_").isdigit() and (p / "trainer.json").is_file()]
-    return sorted(done, key=lambda p: int(p.name.removeprefix("step_")))
-
-
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    ckpts = _checkpoints(output_dir)
-    return ckpts[-1] if ckpts else None
-
-
-def _weight_dtype(mixed_precision: str) -> torch.dtype:
-    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mixed_precision, torch.float32)
 
 
 def stream_seed(cfg: TrainConfig, start_step: int) -> int:
@@ -154,7 +125,7 @@ def run_training(
     from diffusers.training_utils import EMAModel
 
     out = Path(cfg.output_dir)
-    _release_accelerator_state()  # a previous run in this process may have used other settings
+    release_accelerator_state()  # a previous run in this process may have used other settings
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
@@ -162,7 +133,7 @@ def run_training(
         project_dir=str(out),
     )
     set_seed(cfg.seed)
-    wdtype = _weight_dtype(cfg.mixed_precision)
+    wdtype = torch_dtype(cfg.precision)
     for m in frozen:
         m.to(accelerator.device, dtype=wdtype)
     params = [p for p in module.parameters() if p.requires_grad]
@@ -181,13 +152,13 @@ def run_training(
 
     step, ckpt = resume_state(accelerator, cfg, out)
     if cfg.export_only:
-        _adopt_run_config(cfg, out)
+        adopt_run_config(cfg, out)
         cfg.steps = step  # the export's notes then record the steps the snapshot really had
 
     if accelerator.is_main_process and not cfg.export_only:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
-        _start_run_record(out, run_facts or {}, fresh=ckpt is None)
+        write_train_config(out, cfg)
+        start_run_record(out, run_facts or {}, fresh=ckpt is None)
     log_path = out / "loss.jsonl"
     if ckpt is not None and accelerator.is_main_process and not cfg.export_only:
         truncate_log(log_path, step)
@@ -222,7 +193,7 @@ def run_training(
                                         "seconds": round(time.time() - t0, 3)}) + "\n")
             running, count = 0.0, 0
             if cfg.checkpoint_every > 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-                _save_checkpoint(accelerator, out, step, cfg.keep_checkpoints)
+                save_checkpoint(accelerator, out, step, cfg.keep_checkpoints)
 
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(module)
@@ -236,57 +207,7 @@ def run_training(
     return {"step": step, "loss": last_loss, "seconds": time.time() - t0, "log": str(log_path)}
 
 
-def resume_state(accelerator, cfg: TrainConfig, out: Path) -> tuple[int, Path | None]:
-    """Load the newest checkpoint under `out` into the accelerator's registered state when the run
-    resumes or exports; returns (step, checkpoint), (0, None) for a fresh start."""
-    ckpt = latest_checkpoint(out) if cfg.resume or cfg.export_only else None
-    if cfg.export_only and ckpt is None:
-        raise FileNotFoundError(f"--export-only: no checkpoint under {out / 'checkpoints'} to export")
-    if ckpt is None:
-        return 0, None
-    accelerator.load_state(str(ckpt))
-    step = json.loads((ckpt / "trainer.json").read_text())["step"]
-    accelerator.print(f"resumed from {ckpt} at step {step}")
-    return step, ckpt
-
-
-# what an --export-only command decides for itself; every other setting is the run's own
-_EXPORT_LOCAL = frozenset({"weights", "output_dir", "export_only", "resume", "cpu", "num_workers"})
-
-
-def _adopt_run_config(cfg: TrainConfig, out: Path) -> None:
-    """Take the run's settings from its train_config.json, so that an export's notes say how the
-    run was trained (its lr, batch size, ...), not the defaults of the exporting command line."""
-    path = out / "train_config.json"
-    if not path.is_file():
-        return
-    saved = json.loads(path.read_text())
-    for f in fields(cfg):
-        if f.name in saved and f.name not in _EXPORT_LOCAL:
-            setattr(cfg, f.name, saved[f.name])
-
-
-def truncate_log(path: Path, step: int) -> None:
-    """Keep the lines of a loss.jsonl logged at or before `step`. A line cut short by a kill is
-    dropped too. Rewritten through a temporary file, so a kill here loses nothing."""
-    if not path.is_file():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    keep = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if line.endswith("\n") and row["step"] <= step:
-            keep.append(line)
-    if len(keep) != len(lines):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(keep))
-        tmp.replace(path)
-
-
-def _release_accelerator_state() -> None:
+def release_accelerator_state() -> None:
     """Forget accelerate's per-process singletons (mixed precision, accumulation) so that several
     trainings with different settings can run in one process (the process group is kept)."""
     try:
@@ -296,24 +217,6 @@ def _release_accelerator_state() -> None:
         GradientState._reset_state()
     except (ImportError, AttributeError):  # pragma: no cover - private API moved
         pass
-
-
-def _save_checkpoint(accelerator, out: Path, step: int, keep: int) -> None:
-    final = out / "checkpoints" / f"step_{step:07d}"
-    partial = final.with_name(final.name + ".partial")
-    if accelerator.is_main_process:
-        for stale in (out / "checkpoints").glob("step_*.partial"):  # left by a run killed while saving
-            shutil.rmtree(stale, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(partial))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        (partial / "trainer.json").write_text(json.dumps({"step": step}) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
-        ckpts = _checkpoints(out)
-        for old in ckpts[: max(0, len(ckpts) - keep)]:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 class FrozenBackboneLoss(torch.nn.Module):

@@ -2,7 +2,7 @@
 
 Component configs follow diffusers' own fast tests (`get_dummy_components` in
 tests/pipelines/...), shrunk where the CPU budget asks. Tokenizers cannot be downloaded, so the CLIP
-one is built from the real CLIP BPE (reference.tokenizer) and the T5 one from a small unigram
+one is built from the real CLIP BPE (eve_bench.encoders.clip_bpe) and the T5 one from a small unigram
 vocabulary. Each folder is written with `save_pretrained` (safetensors), as the hub repos are.
 """
 
@@ -18,13 +18,13 @@ CLIP_MERGES = 2000  # a prefix of CLIP's merges: a valid BPE with a 2,514-token 
 def _clip_text(seed: int = 0):
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from reference.tokenizer import build_clip_tokenizer, vocab_size_for
+    from eve_bench.encoders.clip_bpe import clip_tokenizer, vocab_size
 
     torch.manual_seed(seed)
-    config = CLIPTextConfig(bos_token_id=vocab_size_for(CLIP_MERGES) - 2, eos_token_id=vocab_size_for(CLIP_MERGES) - 1,
+    config = CLIPTextConfig(bos_token_id=vocab_size(CLIP_MERGES) - 2, eos_token_id=vocab_size(CLIP_MERGES) - 1,
                             hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4,
-                            num_hidden_layers=2, pad_token_id=1, vocab_size=vocab_size_for(CLIP_MERGES))
-    return CLIPTextModel(config).eval(), build_clip_tokenizer(CLIP_MERGES)
+                            num_hidden_layers=2, pad_token_id=1, vocab_size=vocab_size(CLIP_MERGES))
+    return CLIPTextModel(config).eval(), clip_tokenizer(CLIP_MERGES)
 
 
 def _sd_vae(seed: int = 0):

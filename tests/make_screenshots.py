@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from browser import chromium, wait_for
-from eve_bench.leaderboard import write_leaderboard
+from eve_bench.reports.leaderboard import write_leaderboard
 from page_runs import serving, synth_runs
 
 PLAYING = "[...document.querySelectorAll('#videos video')].every(v => v.readyState >= 2 && v.currentTime > 0.3)"

@@ -7,7 +7,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from eve_bench.runner import RunConfig, SuiteSelection, run
+from eve_bench.run.config import RunConfig, SuiteSelection
+from eve_bench.run.runner import run
 from fixtures import make_tgve_zip_layout
 
 # Markup a run or a dataset could carry: it must show as text and never run.

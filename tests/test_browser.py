@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from browser import chromium_or_skip, wait_for
-from eve_bench.leaderboard import write_leaderboard
+from eve_bench.reports.leaderboard import write_leaderboard
 from page_runs import INJECTED, injected_runs, serving, synth_runs
 
 PLAYING = "[...document.querySelectorAll('{0}')].every(v => v.readyState >= 2 && !v.error && v.currentTime > 0.2)"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reference.checkpoint import EVEConfig, EVEModel
 from reference.ship import ship
-from reference.testing import tiny_checkpoint
+from reference_fixtures import tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

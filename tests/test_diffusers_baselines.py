@@ -14,7 +14,8 @@ import pytest
 
 import diffusers_tiny
 from eve_bench.cli import main
-from eve_bench.models import EditRequest, ModelNotReadyError, load_model
+from eve_bench.errors import ModelNotReadyError
+from eve_bench.models import EditRequest, load_model
 from eve_bench.video import Video, read_video
 from fixtures import make_tgve_zip_layout, moving_square_video
 

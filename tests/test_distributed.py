@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eve_bench.distributed import Ranks
-from eve_bench.run_folder import RunFolder
+from eve_bench.run.distributed import Ranks
+from eve_bench.run.folder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 ARGS = ["run", "--model", "identity", "--metrics", "source_mae,gt_psnr_in,gt_psnr_in_set,gt_ssim_out,warp_error", "--no-previews", "--quiet"]

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eve_bench.cli import main
-from eve_bench.models import load_model, parse_kv_args
-from eve_bench.registry import UnknownNameError
-from eve_bench.runner import RunConfig, SuiteSelection, evaluate_submission, run
-from eve_bench.suites import SuiteError, load_suite
+from eve_bench.cli import main, parse_kv_args
+from eve_bench.errors import SuiteError, UnknownNameError
+from eve_bench.models import load_model
+from eve_bench.run.config import RunConfig, SuiteSelection
+from eve_bench.run.runner import evaluate_submission, run
+from eve_bench.suites import load_suite
 from fixtures import make_tgve_zip_layout
 
 TESTS = Path(__file__).parent
@@ -264,9 +265,10 @@ def test_leaderboard_from_runs(tgve_zip, tmp_path, monkeypatch):
 
 
 def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monkeypatch):
-    from eve_bench.metrics import METRICS, MetricOptions, MissingWeightsError
+    from eve_bench.errors import MissingWeightsError
+    from eve_bench.metrics import METRICS, MetricOptions
     from eve_bench.metrics.pixel import SourceMAE
-    from eve_bench.scoring import requested_metrics
+    from eve_bench.run.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     class NeedsWeights(SourceMAE):
@@ -285,14 +287,17 @@ def test_default_metrics_without_weights_are_skipped_but_explicit_ones_fail(monk
 
 def test_suite_metric_defaults_fill_unset_options_only(monkeypatch):
     from eve_bench.metrics import MetricOptions
-    from eve_bench.scoring import requested_metrics
+    from eve_bench.run.scoring import requested_metrics
     from eve_bench.suites.base import Suite
 
     seen = []
-    monkeypatch.setattr("eve_bench.scoring.build_metrics", lambda names, options: seen.append(options) or [])
-    suite = Suite("s", "1", ("style",), (), metric_defaults={"clip_model": "/suite/clip", "viclip_model": "/suite/viclip"})
-    requested_metrics(None, suite, MetricOptions(clip_model="/user/clip"))
-    assert (seen[0].clip_model, seen[0].viclip_model) == ("/user/clip", "/suite/viclip")
+    monkeypatch.setattr("eve_bench.run.scoring.build_metrics", lambda names, options: seen.append(options) or [])
+    suite = Suite("s", "1", ("style",), (), default_metrics=("clip_text", "clip_frame", "viclip_out"),
+                  metric_defaults={"clip.model": "/suite/clip", "viclip.model": "/suite/viclip"})
+    user = {"clip_text": {"model": "/user/clip"}}  # --metric-args clip_text.model=/user/clip
+    requested_metrics(None, suite, MetricOptions(metric_args=user))
+    assert seen[0].metric_args == {"clip_text": {"model": "/user/clip"}, "clip_frame": {"model": "/suite/clip"},
+                                   "viclip_out": {"model": "/suite/viclip"}}
 
 
 def test_weights_retrained_in_place_invalidate_the_cache(tgve_zip, tmp_path, monkeypatch):
@@ -307,6 +312,16 @@ def test_weights_retrained_in_place_invalidate_the_cache(tgve_zip, tmp_path, mon
     assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 4
     (weights / "model.safetensors").write_bytes(b"v2 retrained")
     assert _run(tmp_path, tgve_zip, model=editor, model_args=args, selection={"limit": 1})["n_cached"] == 0
+
+
+@pytest.mark.parametrize("device", ["cpu", "cpu:0"])  # cpu:0: a device torch takes that is not the default
+def test_eval_records_its_device_as_run_does(tgve_zip, tmp_path, device):
+    common = ["--suite", "tgve", "--data", str(tgve_zip), "--limit", "1", "--metrics", "source_mae", "--quiet",
+              "--device", device]
+    assert main(["run", "--model", "identity", "--out", str(tmp_path / "run"), *common]) == 0
+    assert main(["eval", "--submission", str(tmp_path / "run" / "submission"), "--out", str(tmp_path / "ev"), *common]) == 0
+    for folder in ("run", "ev"):
+        assert json.loads((tmp_path / folder / "summary.json").read_text())["device"] == device
 
 
 def test_device_reaches_factories_that_name_it_or_take_kwargs(monkeypatch):
@@ -340,7 +355,8 @@ def test_device_reaches_factories_that_name_it_or_take_kwargs(monkeypatch):
 
 def test_a_weighted_metric_is_one_class_and_its_registration(tmp_path, monkeypatch, capsys):
     """A third-party metric with weights: its own options, checked and listed, with no harness edit."""
-    from eve_bench.metrics import METRICS, Metric, MissingWeightsError
+    from eve_bench.errors import MissingWeightsError
+    from eve_bench.metrics import METRICS, Metric
 
     class MeanBrightness(Metric):
         name = "mean_brightness"

@@ -19,7 +19,8 @@ import pytest
 from eve_bench.human.report import Vote, agreement, build_report, write_report
 from eve_bench.human.server import ServeConfig
 from eve_bench.human.store import Store
-from eve_bench.human.study import QUESTIONS, load_study
+from eve_bench.human.study import load_study
+from eve_bench.questions import QUESTION_IDS
 from page_runs import serving, synth_runs
 
 TESTS = Path(__file__).parent
@@ -78,7 +79,7 @@ def test_server_serves_only_the_studys_videos(runs, tmp_path):
 def test_malformed_votes_are_refused_with_a_clear_4xx(runs, tmp_path):
     with serving(runs, tmp_path / "v.sqlite") as base:
         _, a = _get_json(base, "/api/next?rater=ann")
-        ok = {q: "left" for q in QUESTIONS}
+        ok = {q: "left" for q in QUESTION_IDS}
         cases = [
             (lambda: _request(base, "POST", "/api/vote", b"{not json", {"Content-Type": "application/json"}), 400, "not JSON"),
             (lambda: _vote(base, "ann", a["assignment"], ok, "text/plain"), 415, "application/json"),
@@ -121,7 +122,7 @@ def test_queue_balances_pairs_and_resumes_the_unanswered_assignment(runs, tmp_pa
     for rater in itertools.islice(itertools.cycle(["ann", "bob"]), 12):
         a = store.next_assignment(rater)
         pairs[a.item.a, a.item.b] += 1
-        store.vote(rater, a.id, {q: "left" for q in QUESTIONS})
+        store.vote(rater, a.id, {q: "left" for q in QUESTION_IDS})
     assert sorted(pairs.values()) == [4, 4, 4]  # 3 pairs, balanced
     assert store.progress("ann") == (6, 21)
 
@@ -158,7 +159,7 @@ def test_thirty_votes_two_raters_three_runs_killed_server_report_matches(runs, t
             if i == 15:
                 assert a["assignment"] == pending["assignment"] and (a["left"], a["right"]) == (pending["left"], pending["right"])
             assert "model" not in json.dumps(a) and "identity" not in json.dumps(a)  # names hidden
-            answers = {q: rng.choice(["left", "right", "tie"]) for q in QUESTIONS}
+            answers = {q: rng.choice(["left", "right", "tie"]) for q in QUESTION_IDS}
             status, body = _vote(base, rater, a["assignment"], answers)
             assert status == 200, body
             # What the vote means, from the side recorded when it was shown.
@@ -174,7 +175,7 @@ def test_thirty_votes_two_raters_three_runs_killed_server_report_matches(runs, t
     assert len(votes) == 30 and {v.rater for v in votes} == {"ann", "bob"} and ties
     assert sum(p.votes for p in reports) == 30 and len(reports) == 3
     for p in reports:
-        for q, result in zip(QUESTIONS, p.preference.questions):
+        for q, result in zip(QUESTION_IDS, p.preference.questions):
             want = expected[p.a.path, p.b.path, q]
             assert (result.wins, result.ties, result.losses) == (want["a"], want["tie"], want["b"])
             share = 100 * (want["a"] + 0.5 * want["tie"]) / sum(want.values())
@@ -189,7 +190,7 @@ def test_thirty_votes_two_raters_three_runs_killed_server_report_matches(runs, t
 
 def test_agreement_perfect_chance_and_undefined():
     def votes(answers_by_item):
-        return [Vote(0, f"r{j}", "a", "b", item, "a", {q: ans for q in QUESTIONS}, "")
+        return [Vote(0, f"r{j}", "a", "b", item, "a", {q: ans for q in QUESTION_IDS}, "")
                 for item, answers in answers_by_item.items() for j, ans in enumerate(answers)]
 
     perfect = agreement(votes({"s1": ["a", "a"], "s2": ["b", "b"], "s3": ["tie", "tie"]}), "text")

@@ -23,7 +23,9 @@ import torch
 from PIL import Image
 
 from eve_bench.encoders.cache import EmbeddingCache
-from eve_bench.metrics.base import MetricInput, MetricOptions, MissingWeightsError
+from eve_bench.errors import MissingWeightsError
+from eve_bench.metrics import with_family_args
+from eve_bench.metrics.base import MetricInput, MetricOptions
 from eve_bench.metrics.clip import ClipDirection, ClipFrame, ClipFrameConsecutive, ClipText, PickScore
 from eve_bench.sample import Sample
 from eve_bench.video import Video, write_frames_dir
@@ -52,12 +54,15 @@ def weights(tmp_path_factory):
 @pytest.fixture
 def options(weights, tmp_path):
     return MetricOptions(
-        clip_model=str(weights["clip"]),
-        pickscore_model=str(weights["pick"]),
-        pickscore_processor=str(weights["pick_processor"]),
+        metric_args=clip_args(str(weights["clip"]), str(weights["pick"]), str(weights["pick_processor"])),
         batch_size=4,
         embedding_cache=EmbeddingCache(tmp_path / "cache"),
     )
+
+
+def clip_args(clip=None, pick=None, pick_processor=None) -> dict:
+    """Per-metric args as the family flags --clip-model, --pickscore-model, --pickscore-processor set them."""
+    return with_family_args({}, {"clip.model": clip, "pickscore.model": pick, "pickscore.processor": pick_processor})
 
 
 def _sample(i: int, source: Video, source_caption: str, target_caption: str) -> Sample:
@@ -248,8 +253,8 @@ def test_frame_consistency_of_a_single_frame_is_nan(generated, options):
 
 
 def test_cache_id_names_the_weights(options):
-    assert options.clip_model in ClipText(options).cache_id
-    assert options.pickscore_processor in PickScore(options).cache_id
+    assert options.metric_args["clip_text"]["model"] in ClipText(options).cache_id
+    assert options.metric_args["pick_score"]["processor"] in PickScore(options).cache_id
     assert "openai/clip-vit-large-patch14" in ClipFrame(MetricOptions()).cache_id
     assert "pickapic-anonymous/PickScore_v1" in PickScore(MetricOptions()).cache_id
     assert ClipText.weights == "openai/clip-vit-large-patch14"
@@ -271,7 +276,7 @@ def test_rescoring_hits_the_embedding_cache(generated, options):
     ClipFrame(options).compute(items)
     assert encoder.encoder_calls == calls
     # The cache lives on disk: a freshly loaded encoder reads it back too.
-    fresh = ClipText(MetricOptions(clip_model=options.clip_model, batch_size=3, embedding_cache=options.embedding_cache))
+    fresh = ClipText(MetricOptions(metric_args=options.metric_args, batch_size=3, embedding_cache=options.embedding_cache))
     assert fresh.compute(items) == values
     assert fresh.encoder is not encoder and fresh.encoder.encoder_calls == 0
 
@@ -294,7 +299,8 @@ def _offline(script: str, hf_home: Path) -> dict:
 def test_missing_weights_fail_fast_offline_with_an_empty_hf_home(tmp_path):
     out = _offline("""
         import json, time
-        from eve_bench.metrics.base import MetricOptions, MissingWeightsError
+        from eve_bench.errors import MissingWeightsError
+        from eve_bench.metrics.base import MetricOptions
         from eve_bench.metrics.clip import ClipDirection, ClipText, PickScore
         out = {}
         for cls in (ClipText, ClipDirection, PickScore):
@@ -325,25 +331,24 @@ def test_hub_ids_resolve_from_the_local_cache_only(weights, options, tmp_path, m
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    metric = ClipText(MetricOptions(clip_model="tiny-org/tiny-clip", embedding_cache=options.embedding_cache))
+    metric = ClipText(MetricOptions(metric_args=clip_args("tiny-org/tiny-clip"), embedding_cache=options.embedding_cache))
     metric.prepare()
     assert str(snapshot.resolve()) in metric.encoder.image_id
 
 
 def test_missing_or_incomplete_directories_name_their_flag(options, tmp_path):
-    missing = MetricOptions(clip_model=str(tmp_path / "no-such-dir"))
+    missing = MetricOptions(metric_args=clip_args(str(tmp_path / "no-such-dir")))
     with pytest.raises(MissingWeightsError, match="--clip-model"):
         ClipText(missing).prepare()
     (tmp_path / "empty").mkdir()
     with pytest.raises(MissingWeightsError, match="--clip-model"):
-        ClipFrame(MetricOptions(clip_model=str(tmp_path / "empty"))).prepare()
-    no_processor = MetricOptions(pickscore_model=options.pickscore_model,
-                                 pickscore_processor=str(tmp_path / "no-processor"))
+        ClipFrame(MetricOptions(metric_args=clip_args(str(tmp_path / "empty")))).prepare()
+    pick = options.metric_args["pick_score"]["model"]
+    no_processor = MetricOptions(metric_args=clip_args(pick=pick, pick_processor=str(tmp_path / "no-processor")))
     with pytest.raises(MissingWeightsError, match="--pickscore-processor"):
         PickScore(no_processor).prepare()
     # PickScore_v1's own directory holds no processor: it must come from --pickscore-processor.
-    processor_from_model = MetricOptions(pickscore_model=options.pickscore_model,
-                                         pickscore_processor=options.pickscore_model)
+    processor_from_model = MetricOptions(metric_args=clip_args(pick=pick, pick_processor=pick))
     with pytest.raises(MissingWeightsError, match="--pickscore-processor .*laion/CLIP-ViT-H-14"):
         PickScore(processor_from_model).prepare()
 
@@ -377,12 +382,15 @@ def test_bf16_is_close_to_fp32_and_cached_apart(generated, options):
 
 
 def test_metric_args_set_one_metric_and_are_validated(weights, options):
-    from eve_bench.metrics import build_metrics, parse_metric_args
+    from eve_bench.cli import parse_metric_args
+    from eve_bench.metrics import build_metrics
 
     args = parse_metric_args(f"clip_text.model={weights['pick']},pick_score.processor={weights['pick_processor']}")
     assert args == {"clip_text": {"model": str(weights["pick"])}, "pick_score": {"processor": str(weights["pick_processor"])}}
-    text, frame = build_metrics(["clip_text", "clip_frame"], dataclasses.replace(options, metric_args=args))
-    assert str(weights["pick"]) in text.cache_id and str(weights["clip"]) in frame.cache_id  # the flag stays the default
+    # as the command line joins them with --clip-model: a metric's own value wins over its family flag
+    family = with_family_args(args, {"clip.model": str(weights["clip"])})
+    text, frame = build_metrics(["clip_text", "clip_frame"], dataclasses.replace(options, metric_args=family))
+    assert str(weights["pick"]) in text.cache_id and str(weights["clip"]) in frame.cache_id
     with pytest.raises(ValueError, match="clip_text has no option size .*its options: model"):
         build_metrics(["clip_text"], dataclasses.replace(options, metric_args={"clip_text": {"size": 3}}))
     with pytest.raises(KeyError, match="clip_txt"):

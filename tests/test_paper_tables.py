@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 
 from eve_bench.cli import main
-from eve_bench.gt_preference import CRITERIA, criteria_validity, judge
-from eve_bench.leaderboard import collect, interval
-from eve_bench.reported import PAPER_METRICS, QUESTIONS, load, merged
-from eve_bench.results import SampleRecord, aggregate, write_results
-from eve_bench.runner import RunConfig, SuiteSelection, run
+from eve_bench.questions import QUESTION_NAMES
+from eve_bench.reports.gt_preference import CRITERIA, criteria_validity, judge
+from eve_bench.reports.reported import PAPER_METRICS, load, merged
+from eve_bench.reports.rows import collect, interval
+from eve_bench.run.config import RunConfig, SuiteSelection
+from eve_bench.run.results import SampleRecord, aggregate, write_results
+from eve_bench.run.runner import run
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_MD = [REPO.parent / "shared" / "docs" / "paper.md", Path("/work/shared/docs/paper.md")]
@@ -27,8 +29,8 @@ def test_every_avg_is_the_mean_of_its_three_questions():
     checked = 0
     for row in load():
         v = row.preference.values if row.preference else {}
-        if all(q in v for q in QUESTIONS + ("Avg",)):
-            mean = sum(float(v[q]) for q in QUESTIONS) / 3
+        if all(q in v for q in QUESTION_NAMES + ("Avg",)):
+            mean = sum(float(v[q]) for q in QUESTION_NAMES) / 3
             assert abs(mean - float(v["Avg"])) <= 0.05 + 1e-9, (row.method, row.table, mean, v["Avg"])  # printed to 0.1
             checked += 1
     assert checked == 15  # Table 1: 5 baselines x 2 benchmarks; Table 2: 5 ablations
@@ -63,12 +65,12 @@ def test_eve_tables_match_paper_md_to_the_digit():
             row = data[(benchmark, "Table 1", name)]
             seen.add((benchmark, "Table 1", name))
             assert [row.metrics[c.name] for c in PAPER_METRICS] == cells[1:5], name
-            prefs = [row.preference.values[q] for q in QUESTIONS + ("Avg",)] if row.preference else ["–"] * 4
+            prefs = [row.preference.values[q] for q in QUESTION_NAMES + ("Avg",)] if row.preference else ["–"] * 4
             assert prefs == cells[5:9], name
     for cells in _md_table(text, "### Table 2"):
         row = data[("tgve-plus", "Table 2", cells[0])]
         seen.add(("tgve-plus", "Table 2", cells[0]))
-        assert [row.preference.values[q] for q in QUESTIONS + ("Avg",)] == cells[1:5], cells[0]
+        assert [row.preference.values[q] for q in QUESTION_NAMES + ("Avg",)] == cells[1:5], cells[0]
     assert seen == set(data)  # every EVE row in the data file is in the paper, and the other way round
 
 
@@ -103,7 +105,7 @@ def test_reported_data_ships_as_package_data():
     import tomllib
 
     globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert "*.yaml" in globs.get("eve_bench.reported", []) + globs.get("*", [])
+    assert "*.yaml" in globs.get("eve_bench.reports.reported", []) + globs.get("*", [])
 
 
 # --- hand-made runs -----------------------------------------------------------------------------
@@ -190,11 +192,11 @@ def test_judge_is_in_the_format_of_the_human_tables():
 
 
 def test_each_criterion_ranks_the_graded_outputs_correctly():
-    from eve_bench.validity import score_variants
+    from eve_bench.reports.validity import score_variants
 
     rows, _ = score_variants(n_videos=1, metric_names=sorted({c.metric for c in CRITERIA}))
     checks = criteria_validity(rows)
-    assert {c.question for c in checks} == set(QUESTIONS)
+    assert {c.question for c in checks} == set(QUESTION_NAMES)
     failed = [(c.question, c.better, c.worse, c.result) for c in checks if not c.passed]
     assert not failed, failed
 
@@ -237,10 +239,10 @@ def test_paper_tables_from_runs_skip_missing_ones(tmp_path, monkeypatch):
 
 
 def test_ordering_line_names_an_ablation_that_beats_full_eve_and_keeps_the_order_readable():
-    from eve_bench.gt_preference import Preference
-    from eve_bench.paper_tables import ordering_line
-    from eve_bench.reported import ablations
-    from eve_bench.uncertainty import Interval
+    from eve_bench.reports.gt_preference import Preference
+    from eve_bench.reports.paper_tables import ordering_line
+    from eve_bench.reports.reported import ablations
+    from eve_bench.reports.uncertainty import Interval
 
     rows = ablations()
     avgs = [(80, 70, 90), (78, 70, 86), (75, 68, 84), (28, 20, 37), (70, 60, 79)]  # the 4th beats EVE
@@ -254,7 +256,7 @@ def test_ordering_line_names_an_ablation_that_beats_full_eve_and_keeps_the_order
 
 
 def test_per_task_rows_of_one_model_name_their_configuration(tmp_path):
-    from eve_bench.leaderboard import write_leaderboard
+    from eve_bench.reports.leaderboard import write_leaderboard
 
     runs = [_hand_made_run(tmp_path / v, {"gt_psnr_in": [10.0 + i, 12.0, 11.0, 13.0]}, model="reference.eve",
                            model_args={"variant": v}) for i, v in enumerate(("eve", "no_sds"))]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from eve_bench.models import ModelNotReadyError, load_model
+from eve_bench.errors import ModelNotReadyError
+from eve_bench.models import load_model
 from eve_bench.models.base import EditRequest
 from eve_bench.video import Video
 from reference import weights as weights_mod
@@ -121,7 +122,7 @@ def test_eve_student_not_ready(ckpt):
 def test_pixel_conditioned_sd15_format_checkpoint(tmp_path):
     """per_frame_edit and plug_and_play on tiny weights in the public ControlNet / MotionAdapter formats."""
     from reference.checkpoint import write_sd15_config
-    from reference.testing import write_sd15_format_dirs
+    from reference_fixtures import write_sd15_format_dirs
 
     write_sd15_format_dirs(tmp_path)
     write_sd15_config(tmp_path / "eve", str(tmp_path / "sd15"), str(tmp_path / "control_v11e_ip2p"),

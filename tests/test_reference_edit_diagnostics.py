@@ -1,4 +1,4 @@
-"""reference.edit_diagnostics on the tiny preset: the loss split by region and its floor."""
+"""reference.studies.edit_diagnostics on the tiny preset: the loss split by region and its floor."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from reference.checkpoint import EVEModel
-from reference.edit_diagnostics import NOISE_BUCKETS, DiagnosticsConfig, _best_prediction, edit_loss_by_region, markdown
-from reference.testing import TinyEditTripletStream
+from reference.studies.edit_diagnostics import NOISE_BUCKETS, DiagnosticsConfig, best_prediction, edit_loss_by_region, markdown
+from reference.tiny_streams import TinyEditTripletStream
 
 torch.set_num_threads(1)
 
 
-def test_best_prediction_is_exact_for_a_known_latent_and_optimal_for_a_draw():
+def testbest_prediction_is_exact_for_a_known_latent_and_optimal_for_a_draw():
     bb = EVEModel.from_preset("tiny", seed=0, edit=False, video=False).backbone
     g = torch.Generator().manual_seed(0)
     mean = torch.randn(256, 4, 4, 4, generator=g)
@@ -22,15 +22,15 @@ def test_best_prediction_is_exact_for_a_known_latent_and_optimal_for_a_draw():
     noise = torch.randn(mean.shape, generator=g)
     # a latent known exactly: nothing left to predict
     x_t = bb.scheduler.add_noise(mean, noise, t)
-    exact = _best_prediction(bb, x_t, t, mean, torch.zeros_like(mean))
+    exact = best_prediction(bb, x_t, t, mean, torch.zeros_like(mean))
     assert torch.allclose(exact, bb.training_target(mean, noise, t), atol=1e-4)
     # a posterior draw around the mean: the Bayes estimate beats treating the mean as the latent
     var = torch.full_like(mean, 0.3**2)
     latent = mean + var.sqrt() * torch.randn(mean.shape, generator=g)
     x_t = bb.scheduler.add_noise(latent, noise, t)
     target = bb.training_target(latent, noise, t)
-    best = ((_best_prediction(bb, x_t, t, mean, var) - target) ** 2).mean()
-    naive = ((_best_prediction(bb, x_t, t, mean, torch.zeros_like(var)) - target) ** 2).mean()
+    best = ((best_prediction(bb, x_t, t, mean, var) - target) ** 2).mean()
+    naive = ((best_prediction(bb, x_t, t, mean, torch.zeros_like(var)) - target) ** 2).mean()
     assert best < 0.9 * naive, (best, naive)
 
 

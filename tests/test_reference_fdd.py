@@ -14,8 +14,8 @@ from reference.checkpoint import EVEModel
 from reference.discriminators import Discriminators, UNetEncoderFeatures
 from reference.fdd import FDDSettings, rollout_timesteps
 from reference.student import LORA_FILE, attach_student, load_student, save_student
+from reference.tiny_streams import TinyEditClipStream
 from reference.video_adapter import batch_to_frames
-from reference.testing import TinyEditClipStream
 
 torch.set_num_threads(1)
 STREAM = lambda seed: TinyEditClipStream(seed=seed, size=32, num_frames=4)  # noqa: E731
@@ -138,7 +138,7 @@ def test_fdd_trains_only_the_lora_and_the_heads(ckpt, tmp_path):
     assert rows[-1]["adv_share"] == pytest.approx(rows[-1]["gnorm_adv"] / rows[-1]["gnorm_sds"], rel=1e-4)
     for row in rows[1:]:  # measured on the held-out probe from D's first iteration on
         assert 0 <= row["probe_auc_e"] <= 1 and 0 <= row["probe_auc_v"] <= 1 and "probe_p_fake_v" in row
-    from reference.fdd_summary import summary_table
+    from reference.studies.fdd_summary import summary_table
 
     table = summary_table([tmp_path / "run"], window=1)
     assert "| run | sds, first 1 | 1-1 |" in table and "| run | adversarial, last 1 | 4-4 |" in table
@@ -290,7 +290,7 @@ def test_one_fdd_step_on_sd15_format_weights_with_a_dinov2_feature_network(tmp_p
     from transformers import Dinov2Config, Dinov2Model
 
     from reference.checkpoint import write_sd15_config
-    from reference.testing import write_sd15_format_dirs
+    from reference_fixtures import write_sd15_format_dirs
     from reference.train_fdd import train
 
     write_sd15_format_dirs(tmp_path)
@@ -307,7 +307,8 @@ def test_one_fdd_step_on_sd15_format_weights_with_a_dinov2_feature_network(tmp_p
 
 
 def test_reference_eve_runs_the_trained_student(ckpt, tmp_path):
-    from eve_bench.models import ModelNotReadyError, load_model
+    from eve_bench.errors import ModelNotReadyError
+    from eve_bench.models import load_model
     from eve_bench.models.base import EditRequest
     from eve_bench.video import Video
     from reference.train_fdd import train

@@ -9,17 +9,17 @@ import json
 import pytest
 import torch
 
+from eve_bench.encoders.clip_bpe import clip_bpe, clip_tokenizer
 from reference.checkpoint import EVEConfig, EVEModel, load_sd15, write_sd15_config
 from reference.edit_adapter import condition_dropout_masks, edit_forward, instruction_text
 from reference.presets import PRESETS
-from reference.testing import write_sd15_format_dirs
-from reference.tokenizer import build_clip_tokenizer, clip_vocab_and_merges
 from reference.video_adapter import (
     build_video_unet,
     frames_to_batch,
     motion_forward,
     zero_motion_proj_out,
 )
+from reference_fixtures import write_sd15_format_dirs  # tests/ is on sys.path under pytest
 
 torch.set_num_threads(1)
 
@@ -45,12 +45,12 @@ def _inputs(model, frames=3, seed=0):
 
 
 def test_tokenizer_is_clip_bpe_prefix(tmp_path):
-    tok = build_clip_tokenizer(2000)
+    tok = clip_tokenizer(2000)
     assert len(tok) == 512 + 2000 + 2
     ids = tok("a photo of a cat").input_ids
     # CLIP ids of the byte-level and early-merge tokens are kept ("a</w>" 320, "of</w>" 539)
     assert ids[1] == 320 and 539 in ids and ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
-    vocab, merges = clip_vocab_and_merges(2000)
+    vocab, merges = clip_bpe(2000)
     assert vocab["a</w>"] == 320 and len(merges) == 2000
     tok.save_pretrained(tmp_path)
     from transformers import CLIPTokenizer
@@ -205,10 +205,11 @@ def test_record_training_from_two_processes_loses_no_note(tmp_path):
 
 
 def _segment(folder, steps, continues):
-    from reference.training import TrainConfig, _start_run_record
+    from reference.run_folder import start_run_record
+    from reference.training import TrainConfig
 
     folder.mkdir(parents=True, exist_ok=True)
-    _start_run_record(folder, {"continues": continues}, fresh=True)
+    start_run_record(folder, {"continues": continues}, fresh=True)
     return TrainConfig(steps=steps, output_dir=str(folder))
 
 
@@ -241,13 +242,13 @@ def test_adapter_notes_keep_the_lineage_of_chained_segments(tmp_path, monkeypatc
 
 
 def test_a_resumed_run_keeps_its_record_and_a_fresh_start_replaces_it(tmp_path):
-    from reference.training import _start_run_record, run_record
+    from reference.run_folder import run_record, start_run_record
 
-    _start_run_record(tmp_path, {"continues": True}, fresh=True)
+    start_run_record(tmp_path, {"continues": True}, fresh=True)
     first = run_record(tmp_path)
-    _start_run_record(tmp_path, {"continues": False}, fresh=False)  # a resume
+    start_run_record(tmp_path, {"continues": False}, fresh=False)  # a resume
     assert run_record(tmp_path) == first
-    _start_run_record(tmp_path, {"continues": False}, fresh=True)  # the folder reused by a new run
+    start_run_record(tmp_path, {"continues": False}, fresh=True)  # the folder reused by a new run
     assert run_record(tmp_path)["id"] != first["id"] and run_record(tmp_path)["continues"] is False
 
 

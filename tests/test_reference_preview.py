@@ -6,7 +6,7 @@ from PIL import Image
 
 from reference import sampling
 from reference.checkpoint import EVEModel
-from reference.preview import write_reference_sheet
+from reference.studies.preview import write_reference_sheet
 
 
 def test_generate_images_is_seeded_and_caption_dependent():

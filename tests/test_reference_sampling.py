@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from eve_bench.models.windows import windows
 from reference.backbone import Backbone
 from reference.predict import pin_first_frame
-from reference.sampling import ddim_loop, frames_to_tensor, tensor_to_frames, windows
+from reference.sampling import ddim_loop, frames_to_tensor, tensor_to_frames
 
 torch.set_num_threads(1)
 

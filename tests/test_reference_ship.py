@@ -10,7 +10,7 @@ import torch
 
 from reference.checkpoint import EVEConfig, EVEModel
 from reference.ship import markdown_table, ship, summarize, vae_psnr
-from reference.testing import tiny_checkpoint
+from reference_fixtures import tiny_checkpoint
 
 
 def _log(path, rows):
@@ -72,14 +72,15 @@ def test_ship_replaces_parts_keeps_notes_and_round_trips(tmp_path):
 
 
 def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
-    from reference.training import TrainConfig, _start_run_record, record_adapter
+    from reference.run_folder import start_run_record
+    from reference.training import TrainConfig, record_adapter
 
     run = tmp_path / "run"
     tiny_checkpoint(run / "model")
     first, second = run / "train" / "edit_adapter", run / "train" / "edit_adapter_gpu1"
     for folder, continues in ((first, False), (second, True)):
         folder.mkdir(parents=True)
-        _start_run_record(folder, {"continues": continues}, fresh=True)
+        start_run_record(folder, {"continues": continues}, fresh=True)
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=2, output_dir=str(first)), None)
     record_adapter(run / "model", "edit_adapter", TrainConfig(steps=1, output_dir=str(second)),
                    str(run / "model" / "edit_adapter"))
@@ -94,16 +95,16 @@ def test_ship_cuts_each_log_at_its_own_segment_of_a_continued_adapter(tmp_path):
 
 
 def test_a_log_with_a_run_id_takes_only_its_own_runs_note(tmp_path):
-    from reference.ship import _note_for
-    from reference.training import _start_run_record, run_record
+    from reference.run_folder import run_record, start_run_record
+    from reference.ship import note_for
 
     log = tmp_path / "edit_adapter_gpu4"
     log.mkdir()
-    _start_run_record(log, {}, fresh=True)
+    start_run_record(log, {}, fresh=True)
     mine = {"steps": 3, "run": "/x/edit_adapter_gpu4", "run_id": run_record(log)["id"]}
     # an unexported newer run in a folder of the same name must not claim this log
     notes = {"edit_adapter": {"steps": 9, "run": "/y/edit_adapter_gpu4", "run_id": "other", "continued_from": mine}}
-    assert _note_for(notes, log) == mine
+    assert note_for(notes, log) == mine
 
 
 def test_vae_psnr_measures_the_round_trip(tmp_path):

@@ -12,7 +12,7 @@ from reference import train_backbone, train_edit_adapter, train_video_adapter
 from reference.backbone import Backbone
 from reference.checkpoint import EVEConfig, EVEModel
 from reference.data import batch_iterator, batches, make_stream
-from reference.testing import TinyClipStream, TinyEditTripletStream, TinyImageCaptionStream
+from reference.tiny_streams import TinyClipStream, TinyEditTripletStream, TinyImageCaptionStream
 
 torch.set_num_threads(1)
 
@@ -91,7 +91,7 @@ def test_video_adapter_steps_lower_loss():
 
 
 def test_truncate_log_drops_redone_and_cut_lines(tmp_path):
-    from reference.training import truncate_log
+    from reference.run_folder import truncate_log
 
     log = tmp_path / "loss.jsonl"
     rows = [json.dumps({"step": s, "loss": 0.1}) + "\n" for s in (25, 50, 75)]
@@ -145,7 +145,7 @@ def test_entry_points_train_checkpoint_resume_and_export(tmp_path):
 
 
 def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path):
-    from reference.training import latest_checkpoint
+    from reference.run_folder import latest_checkpoint
 
     c = tmp_path / "checkpoints"
     (c / "step_0000002").mkdir(parents=True)
@@ -173,14 +173,14 @@ def test_cli_help(module, klass, capsys):
         tyro.cli(cls, args=["--help"])
     assert e.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--weights", "--mixed-precision", "--gradient-checkpointing", "--use-ema", "--resume", "--steps"):
+    for flag in ("--weights", "--precision", "--gradient-checkpointing", "--use-ema", "--resume", "--steps"):
         assert flag in text
 
 
 def test_mixed_precision_and_gradient_checkpointing(tmp_path):
     w = tmp_path / "model"
     EVEModel.from_preset("tiny", seed=0).save_pretrained(w)
-    opts = dict(steps=1, batch_size=2, mixed_precision="bf16", gradient_checkpointing=True, use_ema=False,
+    opts = dict(steps=1, batch_size=2, precision="bf16", gradient_checkpointing=True, use_ema=False,
                 checkpoint_every=0, log_every=1)
     s = train_edit_adapter.train(train_edit_adapter.EditTrainConfig(weights=str(w), **opts),
                                  stream_fn=lambda s: TinyEditTripletStream(seed=s))

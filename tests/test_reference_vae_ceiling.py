@@ -1,4 +1,4 @@
-"""reference.vae_ceiling: the synth suite's ground truth and sources through a checkpoint's VAE."""
+"""reference.studies.vae_ceiling: the synth suite's ground truth and sources through a checkpoint's VAE."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from eve_bench.video import read_video
 from reference.checkpoint import EVEModel
-from reference.vae_ceiling import round_trip, write_ceiling
+from reference.studies.vae_ceiling import round_trip, write_ceiling
 
 torch.set_num_threads(1)
 

@@ -18,9 +18,11 @@ import pandas as pd
 import pytest
 
 from eve_bench.cli import main
-from eve_bench.runner import RunConfig, SuiteSelection, evaluate_submission, run
+from eve_bench.errors import SuiteError
+from eve_bench.run.config import RunConfig, SuiteSelection
+from eve_bench.run.runner import evaluate_submission, run
 from eve_bench.sample import Sample
-from eve_bench.suites import SuiteError, load_suite
+from eve_bench.suites import load_suite
 from fixtures import make_tgve_zip_layout, moving_square_video
 
 TESTS = Path(__file__).parent
@@ -288,7 +290,7 @@ def test_environment_errors_stop_the_run_and_are_not_model_failures(tgve_zip, tm
     def disk_full(video, folder):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("eve_bench.generation.write_frames_dir", disk_full)
+    monkeypatch.setattr("eve_bench.run.generation.write_frames_dir", disk_full)
     out = tmp_path / "full"
     assert main(_cli(tgve_zip, out, "--model", "identity")) == 2
     err = capsys.readouterr().err
@@ -406,7 +408,7 @@ def test_leftovers_of_killed_writers_are_removed_by_the_next_run(tgve_zip, tmp_p
 def test_a_huge_float_output_is_rejected_without_a_full_size_temporary():
     import tracemalloc
 
-    from eve_bench.runner import output_problem
+    from eve_bench.run.generation import output_problem
     from eve_bench.video import Video
 
     source = Video(np.zeros((8, 16, 16, 3), np.uint8))

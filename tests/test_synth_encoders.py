@@ -1,4 +1,4 @@
-"""The synthetic suite's own small CLIP and ViCLIP (eve_bench/encoders/synth_training.py).
+"""The synthetic suite's own small CLIP and ViCLIP (eve_bench/synth/train_encoders.py).
 
 Training steps on tiny configs, the real CLIP BPE tokenizer, and the shipped weights: they load
 through the harness loaders, embed deterministically and retrieve held-out captions well above
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from eve_bench.encoders import synth_training as st
+from eve_bench.synth import train_encoders as st
 from eve_bench.weights import SYNTH_CLIP_DIR, SYNTH_VICLIP_DIR
 
 CAPTIONS = [

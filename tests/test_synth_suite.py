@@ -5,8 +5,9 @@ import hashlib
 import numpy as np
 import pytest
 
+from eve_bench.errors import SuiteError
 from eve_bench.sample import TGVE_PLUS_TASKS
-from eve_bench.suites import SuiteError, load_suite
+from eve_bench.suites import load_suite
 import eve_bench.synth.suite as suite_module
 from eve_bench.synth.suite import SUITE_VERSION, load_synth
 

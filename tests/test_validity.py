@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from eve_bench.validity import REFERENCES, VARIANTS, correlations, score_variants, write_report
+from eve_bench.reports.validity import REFERENCES, VARIANTS, correlations, score_variants, write_report
 
 WEIGHT_FREE = ["warp_error", "warp_error_self", "edge_ssim", "source_mae"]
 
@@ -49,7 +49,7 @@ def test_correlations_and_report(rows, tmp_path):
 
 
 def test_write_report_files(tmp_path, monkeypatch):
-    import eve_bench.validity as validity
+    import eve_bench.reports.validity as validity
 
     monkeypatch.setattr(validity, "VARIANTS", validity.VARIANTS[:4])
     paths = write_report(tmp_path, n_videos=1)
@@ -60,7 +60,7 @@ def test_write_report_files(tmp_path, monkeypatch):
 
 
 def test_headroom_table_reads_identity_and_ground_truth(rows):
-    from eve_bench.validity import headroom_table
+    from eve_bench.reports.validity import headroom_table
 
     header, _, first = headroom_table(rows, ["gt_ssim_in"])[2:5]
     task = header.strip("| ").split(" | ")[1]
@@ -75,7 +75,7 @@ def test_headroom_table_reads_identity_and_ground_truth(rows):
 @pytest.fixture(scope="module")
 def text_rows():
     """Text-alignment and consistency metrics through the synth suite's shipped encoders."""
-    import eve_bench.validity as validity
+    import eve_bench.reports.validity as validity
 
     keep = {"ground_truth", "identity", "shuffled", "noise_48", "flicker_30"}
     variants = tuple(v for v in validity.VARIANTS if v.name in keep)

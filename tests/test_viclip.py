@@ -1,5 +1,6 @@
 """ViCLIP encoder and EVE's viclip_out / viclip_dir, on a tiny random model (no weights needed)."""
 
+import dataclasses
 import glob
 import logging
 import re
@@ -9,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from eve_bench.encoders import precision
 from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders.viclip import (
     ViCLIP,
@@ -19,7 +21,9 @@ from eve_bench.encoders.viclip import (
     load_viclip,
     tokenize,
 )
-from eve_bench.metrics.base import MetricInput, MetricOptions, MissingWeightsError, WeightsError
+from eve_bench.errors import MissingWeightsError, WeightsError
+from eve_bench.metrics import with_family_args
+from eve_bench.metrics.base import MetricInput, MetricOptions
 from eve_bench.metrics.viclip import ViCLIPDir, ViCLIPOut
 from eve_bench.sample import Sample
 from eve_bench.video import Video, read_video
@@ -92,8 +96,9 @@ def item(edited, source, target="a red car driving in snow", src_caption="a car 
 
 
 def options(weights, tmp_path, **preprocess):
-    return MetricOptions(viclip_model=str(weights), batch_size=4,
-                         embedding_cache=EmbeddingCache(tmp_path / "cache"), **preprocess)
+    """Both ViCLIP metrics' options, as --viclip-model and --viclip-preprocess K=V set them."""
+    args = with_family_args({}, {"viclip.model": str(weights), **{f"viclip.{k}": v for k, v in preprocess.items()}})
+    return MetricOptions(metric_args=args, batch_size=4, embedding_cache=EmbeddingCache(tmp_path / "cache"))
 
 
 def test_large_config_has_public_key_names_and_shapes():
@@ -191,7 +196,7 @@ def test_vision_tower_rejects_wrong_frame_count(tiny):
 
 def test_missing_weights_error_is_immediate_and_names_the_flag(tmp_path):
     for path in (None, tmp_path / "nope.pth"):
-        metric = ViCLIPOut(MetricOptions(viclip_model=None if path is None else str(path)))
+        metric = ViCLIPOut(MetricOptions(metric_args={"viclip_out": {"model": None if path is None else str(path)}}))
         with pytest.raises(MissingWeightsError) as e:
             metric.prepare()
         assert "--viclip-model" in str(e.value) and "ViClip-InternVid-10M-FLT.pth" in str(e.value)
@@ -213,7 +218,7 @@ def reference_scores(model, pre, edited, source, target, src_caption):
 @pytest.mark.parametrize("recipe", ["clip", "internvid"])
 def test_metrics_match_the_formulas(tiny, tiny_dir, tmp_path, recipe):
     pre = ViCLIPPreprocess(sampling="uniform", recipe=recipe)
-    opts = options(tiny_dir, tmp_path, viclip_preprocess={"recipe": recipe})
+    opts = options(tiny_dir, tmp_path, recipe=recipe)
     items = [item(clip(10), clip(11)), item(clip(12, frames=21, h=50), clip(13, frames=21, h=50),
                                             target="a watercolor painting of a horse")]
     metric_out, metric_dir = ViCLIPOut(opts), ViCLIPDir(opts)
@@ -241,13 +246,29 @@ def test_identity_edit_has_zero_direction(tiny_dir, tmp_path):
 
 def test_metric_metadata_and_cache_id(tiny_dir, tmp_path):
     a = ViCLIPOut(options(tiny_dir, tmp_path))
-    b = ViCLIPOut(options(tiny_dir, tmp_path, viclip_preprocess={"sampling": "middle"}))
+    b = ViCLIPOut(options(tiny_dir, tmp_path, sampling="middle"))
     assert a.higher_is_better and ViCLIPDir.higher_is_better
     assert ViCLIPDir.requires == {"source", "source_caption", "target_caption"}
     assert "uniform-clip" in a.cache_id and "middle-clip" in b.cache_id
     assert str(tiny_dir.resolve()) in a.cache_id
     with pytest.raises(ValueError):
-        ViCLIPOut(MetricOptions(viclip_preprocess={"recipe": "bilinear"}))
+        ViCLIPOut(MetricOptions(metric_args={"viclip_out": {"recipe": "bilinear"}}))
+
+
+def test_precision_reaches_viclip(tiny_dir, tmp_path):
+    """--precision bf16 runs ViCLIP under autocast too, and caches its values apart from fp32's."""
+    items = [item(clip(30), clip(31))]
+    fp32 = ViCLIPOut(options(tiny_dir, tmp_path))
+    bf16 = ViCLIPOut(dataclasses.replace(options(tiny_dir, tmp_path), precision="bf16"))
+    for m in (fp32, bf16):
+        m.prepare()
+    assert bf16.cache_id == fp32.cache_id + "|bf16"
+    real, calls = precision.autocast, []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(precision, "autocast", lambda p, d: calls.append(p) or real(p, d))
+        low = bf16.compute(items)
+    assert calls and set(calls) == {"bf16"}  # the video and the text tower, neither left at fp32
+    assert low == pytest.approx(fp32.compute(items), abs=0.05)
 
 
 @pytest.mark.skipif(not TGVE_CLIPS, reason="TGVE videos not present")

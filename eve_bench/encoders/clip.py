@@ -23,13 +23,12 @@ import numpy as np
 from PIL import Image
 
 from eve_bench.encoders.cache import EmbeddingCache
+from eve_bench.encoders.local_weights import hub_cache, local_folder, pickled_only
 from eve_bench.encoders.precision import autocast, id_suffix
+from eve_bench.errors import MissingWeightsError, WeightsError, one_line
 from eve_bench.hashing import files_stamp
-from eve_bench.metrics.base import MissingWeightsError, WeightsError, one_line
 
 FRAME_SIZE = 480  # the TGVE protocol resizes every frame to 480x480 before the processor
-# Weights formats that are pickles: loading one can run code, so they are refused (safetensors only).
-PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 
 # Metrics sharing weights (clip_text, clip_frame, clip_dir) share one loaded model; it is freed
 # once no metric holds it any more.
@@ -42,18 +41,11 @@ def resolve_weights(spec: str, missing: Callable[[str], str]) -> Path:
     Otherwise raises MissingWeightsError with `missing(why)`, a message naming the weights, the
     flag that supplies them and how to fetch them (see `missing_message`).
     """
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return path
-    from huggingface_hub import constants, snapshot_download
-
-    try:
-        return Path(snapshot_download(spec, local_files_only=True))
-    except Exception as e:  # not cached, or not even a valid repo id (HFValidationError)
-        raise MissingWeightsError(
-            missing(f"no directory {spec!r} and no snapshot of it in the Hugging Face cache "
-                    f"{constants.HF_HUB_CACHE}")
-        ) from e
+    path = local_folder(spec)
+    if path is None:
+        raise MissingWeightsError(missing(f"no directory {spec!r} and no snapshot of it in the Hugging Face cache "
+                                          f"{hub_cache()}"))
+    return path
 
 
 def missing_message(spec: str, *, default: str, flag: str, what: str, include: str, detail: str) -> str:
@@ -201,7 +193,7 @@ class ClipEncoder:
         return torch.cat(out).float().cpu().numpy()
 
     def _pixels(self, frames: list[np.ndarray]):
-        images = [_tgve_resize(f) for f in frames]
+        images = [tgve_resize(f) for f in frames]
         return self._parts()[1](images=images, return_tensors="pt")["pixel_values"]
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
@@ -220,7 +212,7 @@ class ClipEncoder:
         return torch.cat(out).float().cpu().numpy()
 
 
-def _tgve_resize(frame: np.ndarray) -> Image.Image:
+def tgve_resize(frame: np.ndarray) -> Image.Image:
     image = Image.fromarray(frame)
     if image.size == (FRAME_SIZE, FRAME_SIZE):
         return image  # PIL's resize to the same size is an exact copy
@@ -229,9 +221,9 @@ def _tgve_resize(frame: np.ndarray) -> Image.Image:
 
 def _check_files(model_dir: Path, processor_dir: Path, message: Callable[[str, str], str]) -> dict:
     """The checks that need no model load; returns the model's config.json."""
-    pickles = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    pickles = pickled_only(model_dir)
     weights = sorted(model_dir.glob("*.safetensors"))
-    if pickles and not weights:
+    if pickles:
         raise WeightsError(
             f"{model_dir} holds only pickled weights ({', '.join(pickles)}), which eve-bench never loads "
             "(unpickling can run code). If you trust them, convert them once: python -c \"from transformers "

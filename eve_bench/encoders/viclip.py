@@ -25,8 +25,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from eve_bench.encoders.local_weights import is_pickle
+from eve_bench.errors import MissingWeightsError, WeightsError, one_line
 from eve_bench.hashing import files_stamp
-from eve_bench.metrics.base import MissingWeightsError, WeightsError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -275,15 +276,9 @@ def load_viclip(path: str | os.PathLike | None, device: str = "cpu",
     return model.to(device).eval()
 
 
-# The first bytes of what torch.save writes: a zip archive (torch >= 1.6) or a bare pickle stream.
-_PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")
-
-
 def refuse_pickle(file: Path) -> None:
     """WeightsError when `file` is a PyTorch pickle: unpickling runs whatever code the file names."""
-    with open(file, "rb") as f:
-        head = f.read(4)
-    if head.startswith(_PICKLE_MAGIC):
+    if is_pickle(file):
         raise WeightsError(
             f"--viclip-model {file}: a PyTorch pickle checkpoint, which eve-bench never loads (unpickling can "
             f"run code). If you trust where it came from, convert it once with `eve-bench convert-viclip {file} DIR` "
@@ -374,10 +369,11 @@ def _tokenizer():
     return SimpleTokenizer()
 
 
-def tokenize(texts: Sequence[str], context_length: int = 32) -> torch.Tensor:
-    """OpenAI CLIP BPE ids, (N, context_length). Longer prompts are cut and end with EOT, as ViCLIP."""
+def tokenize(texts: Sequence[str], context_length: int = 32, warn: bool = True) -> torch.Tensor:
+    """OpenAI CLIP BPE ids, (N, context_length). Longer prompts are cut and end with EOT, as ViCLIP
+    (`warn`: log each prompt cut, which a metric's user should know of)."""
     tok = _tokenizer()
-    for text in texts:
+    for text in texts if warn else ():
         n = len(tok.encode(text)) + 2
         if n > context_length:
             logger.warning("prompt of %d tokens truncated to %d for ViCLIP: %r", n, context_length, text)

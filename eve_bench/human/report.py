@@ -3,7 +3,7 @@
 One row per pair of runs (A = the earlier on the `serve` command line, B = the later): per question,
 the % of judgements preferring A with ties split (50 = parity, as the paper prints it; its rows are
 "% preferring EVE"), and Avg., their mean, in the format and with the result types of the
-ground-truth-judged preferences (eve_bench.gt_preference, paper_tables.preference_cells). Counts of
+ground-truth-judged preferences (eve_bench.reports.gt_preference, paper_tables.preference_cells). Counts of
 A / tie / B judgements are given apart, so ties are never hidden in the split.
 
 The 95% interval resamples samples, each with all the judgements on it (a cluster bootstrap): the
@@ -17,8 +17,6 @@ for chance and allows any number of raters per item.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 from collections import Counter
 from dataclasses import dataclass
@@ -26,17 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from eve_bench.gt_preference import Preference, QuestionResult
+from eve_bench.atomic import atomic_write_text
 from eve_bench.human.store import connect, study_runs
-from eve_bench.human.study import QUESTIONS, Run
-from eve_bench.leaderboard import md_cell
-from eve_bench.paper_tables import PREFERENCE_HEADER, preference_cells
-from eve_bench.reported import QUESTIONS as PAPER_QUESTIONS
-from eve_bench.uncertainty import bootstrap_interval, sign_test
-from eve_bench.video import atomic_write_text
+from eve_bench.human.study import Run
+from eve_bench.questions import PREFERENCE_HEADERS, QUESTION_IDS, QUESTIONS
+from eve_bench.reports.gt_preference import Preference, QuestionResult
+from eve_bench.reports.paper_tables import preference_cells
+from eve_bench.reports.uncertainty import bootstrap_interval, sign_test
+from eve_bench.tables import csv_table, md_cell, md_table
 
 SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
-VOTE_COLUMNS = ("assignment", "rater", "run_a", "run_b", "sample", "left_run", *QUESTIONS, "created")
+VOTE_COLUMNS = ("assignment", "rater", "run_a", "run_b", "sample", "left_run", *QUESTION_IDS, "created")
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def load_votes(db: Path) -> tuple[list[Run], bool, list[Vote]]:
         rows = conn.execute(f"SELECT {', '.join(VOTE_COLUMNS)} FROM votes ORDER BY assignment").fetchall()
     finally:
         conn.close()
-    return runs, ties, [Vote(r[0], r[1], r[2], r[3], r[4], r[5], dict(zip(QUESTIONS, r[6:9])), r[9]) for r in rows]
+    return runs, ties, [Vote(r[0], r[1], r[2], r[3], r[4], r[5], dict(zip(QUESTION_IDS, r[6:9])), r[9]) for r in rows]
 
 
 def preference(votes: list[Vote]) -> Preference:
@@ -90,16 +88,16 @@ def preference(votes: list[Vote]) -> Preference:
     data = np.zeros((len(samples), 2 * len(QUESTIONS)))
     for v in votes:
         for j, q in enumerate(QUESTIONS):
-            data[row[v.sample], 2 * j] += SCORE[v.answers[q]]
+            data[row[v.sample], 2 * j] += SCORE[v.answers[q.id]]
             data[row[v.sample], 2 * j + 1] += 1
 
     def share(j: int):
         return lambda x: 100 * x[..., 2 * j].sum(axis=-1) / x[..., 2 * j + 1].sum(axis=-1)
 
     results = []
-    for j, (q, name) in enumerate(zip(QUESTIONS, PAPER_QUESTIONS)):
-        counts = Counter(v.answers[q] for v in votes)
-        results.append(QuestionResult(name, counts["a"], counts["tie"], counts["b"], bootstrap_interval(data, share(j)),
+    for j, q in enumerate(QUESTIONS):
+        counts = Counter(v.answers[q.id] for v in votes)
+        results.append(QuestionResult(q.name, counts["a"], counts["tie"], counts["b"], bootstrap_interval(data, share(j)),
                                       sign_test(counts["a"], counts["b"])))
     avg = bootstrap_interval(data, lambda x: np.mean([share(j)(x) for j in range(len(QUESTIONS))], axis=0))
     return Preference(tuple(results), avg, len(samples))
@@ -136,7 +134,7 @@ def build_report(db: Path) -> tuple[list[Run], bool, list[Vote], list[PairReport
         pair_votes = [v for v in votes if (v.run_a, v.run_b) == (a.path, b.path)]
         if pair_votes:
             reports.append(PairReport(by_path[a.path], by_path[b.path], len(pair_votes), preference(pair_votes),
-                                      tuple(agreement(pair_votes, q) for q in QUESTIONS)))
+                                      tuple(agreement(pair_votes, q) for q in QUESTION_IDS)))
     return runs, ties, votes, reports
 
 
@@ -144,8 +142,8 @@ def _fmt(x: float | None, digits: str) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:{digits}}"
 
 
-TABLE_HEADER = ["A", "B", "votes", "samples"] + [f"{h} (% A)" for h in PREFERENCE_HEADER] + \
-               [f"{q} A / tie / B" for q in PAPER_QUESTIONS]
+TABLE_HEADER = ["A", "B", "votes", "samples"] + [f"{h} (% A)" for h in PREFERENCE_HEADERS] + \
+               [f"{q.name} A / tie / B" for q in QUESTIONS]
 
 
 def table_rows(reports: list[PairReport]) -> list[list[str]]:
@@ -161,28 +159,16 @@ def render_markdown(db: Path, runs: list[Run], ties: bool, votes: list[Vote], re
              "instruction, and the two edits side by side in random order without the models' names (EVE's protocol, "
              "paper section 5.4).", "",
              "Each cell: % of judgements preferring A (ties split, 50 = parity) with its 95% bootstrap interval over "
-             "samples; Avg. is the mean of the three questions. The last columns count judgements for A, ties and for B.", "",
-             "| " + " | ".join(md_cell(h) for h in TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in table_rows(reports)]
+             "samples; Avg. is the mean of the three questions. The last columns count judgements for A, ties and for B.", ""]
+    lines += md_table(TABLE_HEADER, table_rows(reports))
     lines += ["", "## Agreement between raters", "",
               "On items (a pair and a sample) judged by two raters or more: % of pairs of raters giving the same answer, "
-              "and Krippendorff's alpha (nominal; 1 = perfect, 0 = chance).", "",
-              "| A | B | question | items | rater pairs | agreement % | alpha |", "|---|---|---|---|---|---|---|"]
-    for p in reports:
-        for g, name in zip(p.agreement, PAPER_QUESTIONS):
-            lines.append(f"| {md_cell(p.a.label)} | {md_cell(p.b.label)} | {name} | {g.items} | {g.rater_pairs} | "
-                         f"{_fmt(g.percent, '.1f')} | {_fmt(g.alpha, '.2f')} |")
+              "and Krippendorff's alpha (nominal; 1 = perfect, 0 = chance).", ""]
+    lines += md_table(["A", "B", "question", "items", "rater pairs", "agreement %", "alpha"],
+                      [[md_cell(p.a.label), md_cell(p.b.label), q.name, g.items, g.rater_pairs, _fmt(g.percent, ".1f"),
+                        _fmt(g.alpha, ".2f")] for p in reports for g, q in zip(p.agreement, QUESTIONS)], escape=False)
     lines += ["", "Runs: " + ", ".join(f"{md_cell(r.label)} = `{md_cell(r.path)}`" for r in runs), ""]
     return "\n".join(lines)
-
-
-def _csv(header, rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    # Spreadsheets run a cell starting with = + - @ as a formula; a leading ' keeps it text.
-    writer.writerows([["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(str, row)] for row in rows])
-    return buf.getvalue()
 
 
 def write_report(db: Path, out: Path | None) -> tuple[str, list[Path]]:
@@ -193,7 +179,7 @@ def write_report(db: Path, out: Path | None) -> tuple[str, list[Path]]:
         return text, []
     written = [out / "human_eval.md", out / "human_eval.csv", out / "votes.csv"]
     atomic_write_text(written[0], text)
-    atomic_write_text(written[1], _csv(TABLE_HEADER, table_rows(reports)))
-    atomic_write_text(written[2], _csv(VOTE_COLUMNS, [[v.assignment, v.rater, v.run_a, v.run_b, v.sample, v.left_run,
-                                                       *(v.answers[q] for q in QUESTIONS), v.created] for v in votes]))
+    atomic_write_text(written[1], csv_table(TABLE_HEADER, table_rows(reports)))
+    atomic_write_text(written[2], csv_table(VOTE_COLUMNS, [[v.assignment, v.rater, v.run_a, v.run_b, v.sample, v.left_run,
+                                                       *(v.answers[q] for q in QUESTION_IDS), v.created] for v in votes]))
     return text, written

@@ -29,7 +29,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from eve_bench.human.store import Assignment, Store, VoteError
-from eve_bench.human.study import QUESTION_TEXT, QUESTIONS, Study, load_study
+from eve_bench.human.study import Study, load_study
+from eve_bench.questions import QUESTIONS
 
 MAX_BODY = 4096
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -72,7 +73,7 @@ def assignment_json(study: Study, a: Assignment, progress: tuple[int, int], ties
     prompts = study.prompts[a.item.key]
     return {
         "done": False, "assignment": a.id, "progress": list(progress), "ties": ties,
-        "questions": [{"id": q, "text": QUESTION_TEXT[q]} for q in QUESTIONS],
+        "questions": [{"id": q.id, "text": q.prompt} for q in QUESTIONS],
         "source": f"/media/source/{quote(a.item.key)}.mp4" if a.item.key in study.sources else None,
         "left": f"/media/out/{a.left}/{quote(a.item.key)}.mp4",
         "right": f"/media/out/{right}/{quote(a.item.key)}.mp4",

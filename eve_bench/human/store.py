@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eve_bench.human.study import QUESTIONS, Item, Run, Study
+from eve_bench.human.study import Item, Run, Study
+from eve_bench.questions import QUESTION_IDS
 
 ANSWERS = ("a", "b", "tie")  # stored: run a (the earlier on the command line), run b, or a tie
 MAX_RATER = 64
@@ -151,8 +152,8 @@ class Store:
         """Record the rater's answers ("left", "right" or, where allowed, "tie") to an assignment."""
         rater = check_rater(rater)
         allowed = ("left", "right", "tie") if self.ties else ("left", "right")
-        if not isinstance(answers, dict) or set(answers) != set(QUESTIONS):
-            raise VoteError(f"answers must give exactly {', '.join(QUESTIONS)}")
+        if not isinstance(answers, dict) or set(answers) != set(QUESTION_IDS):
+            raise VoteError(f"answers must give exactly {', '.join(QUESTION_IDS)}")
         bad = {q: v for q, v in answers.items() if v not in allowed}
         if bad:
             raise VoteError(f"each answer is one of {', '.join(allowed)}; got {bad}")

@@ -3,7 +3,7 @@
 EVE's protocol (paper section 5.4, after TGVE): a rater sees the input video, the caption of the
 output video and two edited videos side by side, and answers three questions. Here the instruction
 is shown too, where the suite has one. Items are (pair of runs, sample); the videos are the runs'
-own previews, and the inputs are rebuilt from the suite (eve_bench.gallery) into a media folder
+own previews, and the inputs are rebuilt from the suite (eve_bench.reports.gallery) into a media folder
 beside the votes database, since a run folder does not hold its source.
 """
 
@@ -13,16 +13,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from eve_bench.gallery import Prompts, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
-from eve_bench.results import load_summary
-
-QUESTIONS = ("text", "structure", "quality")  # EVE's Text alignment, Structure, Quality
-QUESTION_TEXT = {
-    "text": "Text alignment: which video better matches the caption?",
-    "structure": "Structure: which video better preserves the structure of the input video?",
-    "quality": "Quality: aesthetically, which video is better?",
-}
-
+from eve_bench.reports.gallery import Prompts, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
+from eve_bench.run.results import load_summary
 
 @dataclass(frozen=True)
 class Run:

@@ -1,14 +1,7 @@
 """Metric registry. Add a metric: subclass `Metric`, then register "name" -> "module:Class" here
 (or from another package through the `eve_bench.metrics` entry-point group)."""
 
-from eve_bench.metrics.base import (
-    Metric,
-    MetricInput,
-    MetricOptions,
-    MissingWeightsError,
-    SetMetric,
-    WeightsError,
-)
+from eve_bench.metrics.base import Metric, MetricInput, MetricOptions, SetMetric
 from eve_bench.registry import Registry
 
 METRICS: Registry[type[Metric]] = Registry("metric", entry_point_group="eve_bench.metrics")
@@ -37,17 +30,31 @@ def build_metrics(names, options: MetricOptions | None = None) -> list[Metric]:
     return [METRICS.get(name)(options) for name in names]
 
 
-def parse_metric_args(text: str | None) -> dict:
-    """"clip_text.model=DIR,pick_score.processor=DIR" -> {"clip_text": {"model": "DIR"}, ...}."""
-    from eve_bench.models.base import parse_kv_args
+# Families share options: --clip-model DIR is `--metric-args clip_text.model=DIR,clip_frame.model=DIR,...`,
+# and a suite's `metric_defaults` name them the same way ("clip.model"). `with_family_args` turns
+# both into per-metric args, the one channel a metric reads its options from (`Metric.option`).
+FAMILIES = {
+    "clip": ("clip_text", "clip_frame", "clip_frame_consecutive", "clip_dir"),
+    "pickscore": ("pick_score",),
+    "viclip": ("viclip_out", "viclip_dir"),
+}
 
-    out: dict = {}
-    for key, value in parse_kv_args(text).items():
-        metric, dot, option = key.partition(".")
-        if not dot or not metric or not option:
-            raise ValueError(f"--metric-args takes METRIC.OPTION=VALUE, got {key!r}")
-        out.setdefault(metric, {})[option] = value
+
+def with_family_args(metric_args: dict, family_args: dict, metrics=None) -> dict:
+    """`metric_args` (metric -> {option: value}) with each "FAMILY.OPTION" value of `family_args`
+    given to every metric of that family (of `metrics`, when given) that has no value of its own
+    for the option. A None value sets nothing."""
+    out = {name: dict(args) for name, args in metric_args.items()}
+    for key, value in family_args.items():
+        family, dot, option = key.partition(".")
+        if not dot or family not in FAMILIES:
+            raise ValueError(f"metric family option {key!r}: expected FAMILY.OPTION, FAMILY one of {', '.join(FAMILIES)}")
+        if value is None:
+            continue
+        for name in FAMILIES[family]:
+            if metrics is None or name in metrics:
+                out.setdefault(name, {}).setdefault(option, value)
     return out
 
 
-__all__ = ["METRICS", "Metric", "MetricInput", "MetricOptions", "MissingWeightsError", "SetMetric", "WeightsError", "build_metrics", "parse_metric_args"]
+__all__ = ["FAMILIES", "METRICS", "Metric", "MetricInput", "MetricOptions", "SetMetric", "build_metrics", "with_family_args"]

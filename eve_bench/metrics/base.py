@@ -9,11 +9,12 @@ the harness so that every metric is aggregated the same way.
 from __future__ import annotations
 
 from abc import ABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar, Sequence
 
 import numpy as np
 
+from eve_bench.encoders import precision
 from eve_bench.sample import Sample
 from eve_bench.video import Video
 
@@ -34,21 +35,6 @@ def paired_frames(item: "MetricInput", other: str = "source") -> tuple[np.ndarra
     return edited, ref
 
 
-class MissingWeightsError(RuntimeError):
-    """Weights a metric or model needs are not available locally."""
-
-
-class WeightsError(ValueError):
-    """Weights were given but cannot be used: corrupt, not weights, or a pickle (which could run
-    code, so eve-bench never loads one). Unlike missing default weights, never skipped."""
-
-
-def one_line(e: BaseException, limit: int = 400) -> str:
-    """An exception's message on one line (strict state-dict errors list every key on its own)."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 @dataclass
 class MetricInput:
     sample: Sample
@@ -67,22 +53,21 @@ class MetricInput:
 
 @dataclass
 class MetricOptions:
-    """Settings shared by all metrics of a run (weights locations, device, cache)."""
+    """Settings shared by all metrics of a run; what one metric alone reads is in `metric_args`."""
 
+    # The rank's device: the run resolves it once and hands it to the model and the metrics (`on`).
     device: str = "cpu"
-    clip_model: str | None = None
-    pickscore_model: str | None = None
-    pickscore_processor: str | None = None
-    viclip_model: str | None = None
     batch_size: int = 32
-    precision: str = "fp32"  # encoders' autocast dtype: fp32 | bf16 | fp16 (encoders/precision.py)
+    precision: str = "fp32"  # encoders' autocast dtype: fp32 | bf16 | fp16, or auto (encoders/precision.py)
     # Where encoder embeddings are cached; None: the default on-disk cache (EVE_BENCH_CACHE).
     embedding_cache: "EmbeddingCache | None" = None
-    # ViCLIPPreprocess arguments, e.g. {"sampling": "middle", "recipe": "internvid"}.
-    viclip_preprocess: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)  # options of third-party metrics
-    # Per-metric options, --metric-args NAME.OPTION=VALUE: metric name -> {option: value}.
+    # Each metric's own options: metric name -> {option: value}. --metric-args NAME.OPTION=VALUE,
+    # the family flags (--clip-model, ...) and a suite's defaults all arrive here (metrics/__init__.py).
     metric_args: dict = field(default_factory=dict)
+
+    def on(self, device: str) -> "MetricOptions":
+        """These options on `device`, with `auto` precision resolved for it."""
+        return replace(self, device=device, precision=precision.resolve(self.precision, device))
 
 
 class Metric(ABC):
@@ -93,10 +78,9 @@ class Metric(ABC):
     weights: ClassVar[str] = "none"
 
     # This metric's own options (--metric-args NAME.OPTION=VALUE, `eve-bench list metrics`):
-    # option -> what it sets. Options a shared flag also sets (--clip-model for every CLIP metric)
-    # name that flag's MetricOptions field in `option_fields`; a per-metric value wins over it.
+    # option -> what it sets. A family flag (--clip-model for every CLIP metric) sets one of them
+    # for each metric of its family (metrics/__init__.py, FAMILIES); a per-metric value wins.
     own_options: ClassVar[dict[str, str]] = {}
-    option_fields: ClassVar[dict[str, str]] = {}
     set_level: ClassVar[bool] = False  # True: a SetMetric, one value for a set of samples
 
     def __init__(self, options: MetricOptions | None = None) -> None:
@@ -111,12 +95,8 @@ class Metric(ABC):
             raise ValueError(f"--metric-args: {cls.name} has no option {', '.join(unknown)} (its options: {known})")
 
     def option(self, name: str):
-        """This metric's value of option `name`: its own --metric-args value, else the shared flag's."""
-        own = self.options.metric_args.get(self.name, {})
-        if name in own:
-            return own[name]
-        field_name = self.option_fields.get(name)
-        return getattr(self.options, field_name) if field_name else None
+        """This metric's value of its option `name`; None when nothing set it."""
+        return self.options.metric_args.get(self.name, {}).get(name)
 
     @property
     def cache_id(self) -> str:

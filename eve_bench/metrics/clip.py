@@ -10,27 +10,36 @@ Every one uses the projected embeddings of the official TGVE preprocessing (fram
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
 import numpy as np
 
-from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders import precision
+from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders.clip import ClipEncoder, missing_message, resolve_weights
-from eve_bench.metrics.base import Metric, MetricInput, WeightsError
+from eve_bench.errors import WeightsError
+from eve_bench.metrics.base import Metric, MetricInput
 
 CLIP_L14 = "openai/clip-vit-large-patch14"
 PICKSCORE = "pickapic-anonymous/PickScore_v1"
 PICKSCORE_PROCESSOR = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
-# Option name on MetricOptions -> (command-line flag, hub id used when the option is None).
-_WEIGHTS = {
-    "clip_model": ("--clip-model", CLIP_L14),
-    "pickscore_model": ("--pickscore-model", PICKSCORE),
-    "pickscore_processor": ("--pickscore-processor", PICKSCORE_PROCESSOR),
-}
+
+@dataclass(frozen=True)
+class _Part:
+    """One set of weights a metric loads (an own option): the family flag that sets it, the hub id
+    used when nothing does, and which of the hub repo's files it needs (all when empty)."""
+
+    flag: str
+    default: str
+    include: str = ""
+
+
+_CLIP = {"model": _Part("--clip-model", CLIP_L14)}
 # The PickScore processor repo also holds 4 GB of open_clip weights that are not needed.
-_INCLUDE = {"pickscore_processor": '"*.json" "*.txt"'}
+_PICKSCORE = {"model": _Part("--pickscore-model", PICKSCORE),
+              "processor": _Part("--pickscore-processor", PICKSCORE_PROCESSOR, '"*.json" "*.txt"')}
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -41,48 +50,45 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 class _ClipMetric(Metric):
-    model_option: ClassVar[str] = "clip_model"
-    processor_option: ClassVar[str | None] = None  # None: the processor is in the model directory
+    # The weights it loads, each an own option; without a "processor" part the processor is in the
+    # model's folder.
+    parts: ClassVar[dict[str, _Part]] = _CLIP
     own_options = {"model": f"CLIP weights: a folder, or a hub id in the local HF cache (default {CLIP_L14}); "
                             "alias --clip-model"}
-    option_fields = {"model": "clip_model"}
 
     def __init__(self, options=None) -> None:
         super().__init__(options)
         self._encoder: ClipEncoder | None = None
 
-    def _spec(self, option: str) -> str:
-        part = next(k for k, v in self.option_fields.items() if v == option)
-        return self.option(part) or _WEIGHTS[option][1]
+    def _spec(self, part: str) -> str:
+        return self.option(part) or self.parts[part].default
 
     @property
     def cache_id(self) -> str:
-        specs = [self._spec(self.model_option)]
-        if self.processor_option:
-            specs.append(self._spec(self.processor_option))
+        specs = [self._spec(part) for part in self.parts]
         return f"{self.name}|{'|'.join(specs)}|tgve480{precision.id_suffix(self.options.precision)}"
 
-    def _missing(self, option: str, detail: str) -> str:
-        flag, default = _WEIGHTS[option]
-        return missing_message(self._spec(option), default=default, flag=flag, what=self.name,
-                               include=_INCLUDE.get(option, ""), detail=detail)
+    def _missing(self, part: str, detail: str) -> str:
+        p = self.parts[part]
+        return missing_message(self._spec(part), default=p.default, flag=p.flag, what=self.name, include=p.include,
+                               detail=detail)
 
     def prepare(self) -> None:
         if self._encoder is not None:
             return
         precision.check(self.options.precision, self.options.device)
-        part_option = {"model": self.model_option, "processor": self.processor_option or self.model_option}
-        dirs = {o: resolve_weights(self._spec(o), lambda why, o=o: self._missing(o, why))
-                for o in dict.fromkeys(part_option.values())}
+        processor = "processor" if "processor" in self.parts else "model"
+        dirs = {p: resolve_weights(self._spec(p), lambda why, p=p: self._missing(p, why))
+                for p in dict.fromkeys(("model", processor))}
         try:
             self._encoder = ClipEncoder.shared(
-                dirs[part_option["model"]], dirs[part_option["processor"]], device=self.options.device,
+                dirs["model"], dirs[processor], device=self.options.device,
                 batch_size=self.options.batch_size, precision=self.options.precision,
                 cache=self.options.embedding_cache or EmbeddingCache(),
-                missing=lambda part, why: self._missing(part_option[part], why),
+                missing=lambda part, why: self._missing(part if part in self.parts else "model", why),
             )
         except WeightsError as e:  # only the model part holds weights files
-            raise WeightsError(f"{_WEIGHTS[self.model_option][0]} {self._spec(self.model_option)}: {e}") from e
+            raise WeightsError(f"{self.parts['model'].flag} {self._spec('model')}: {e}") from e
 
     @property
     def encoder(self) -> ClipEncoder:
@@ -115,12 +121,10 @@ class ClipText(_TextAlignment):
 class PickScore(_TextAlignment):
     name = "pick_score"
     weights = f"{PICKSCORE} + processor {PICKSCORE_PROCESSOR}"
-    model_option = "pickscore_model"
-    processor_option = "pickscore_processor"
+    parts = _PICKSCORE
     own_options = {"model": f"PickScore weights: a folder or cached hub id (default {PICKSCORE}); alias --pickscore-model",
                    "processor": f"its processor: a folder or cached hub id (default {PICKSCORE_PROCESSOR}); "
                                 "alias --pickscore-processor"}
-    option_fields = {"model": "pickscore_model", "processor": "pickscore_processor"}
     definition = (
         "PickScore, as the official TGVE script: mean over edited frames of exp(logit_scale) * "
         f"cos(E_I(frame), E_T(target caption)) with the {PICKSCORE} model (--pickscore-model) and the "

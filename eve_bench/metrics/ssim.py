@@ -13,6 +13,9 @@ they carry). SSIM inside a region then depends only on pixels inside it, so an e
 inside and outside are scored independently instead of bleeding into each other over the
 window's 5-pixel reach. Over a full region it reduces to the plain map.
 
+Not torchmetrics' SSIM: its map agrees inside (to 1e-14) but pads borders differently (up to 0.013
+there, so every recorded value would move), and it has no region-restricted statistics.
+
 Frames are processed one at a time in float64: a whole float64 video of TGVE size would be
 hundreds of MB per intermediate, and float32 loses ~1e-4 of SSIM to cancellation in
 E[x^2] - E[x]^2 at 0-255 scale.

@@ -5,8 +5,9 @@ viclip_dir = cos(E_V(edited) - E_V(source), E_T(target caption) - E_T(source cap
 
 E_V and E_T are L2-normalised ViCLIP embeddings, differenced after normalisation as in CLIP
 direction similarity (InstructPix2Pix). Values are raw cosines in [-1, 1]; EditVerse prints them
-x100. Preprocessing is set by `MetricOptions.viclip_preprocess` (`--viclip-preprocess`) (a dict of
-`ViCLIPPreprocess` fields) and recorded in `cache_id`; see docs/metrics-viclip.md.
+x100. Preprocessing is set by the metrics' own options `sampling` and `recipe` (`ViCLIPPreprocess`
+fields; `--viclip-preprocess` sets both metrics') and recorded in `cache_id`, as is `--precision`;
+see docs/metrics-viclip.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from eve_bench.encoders import precision
 from eve_bench.encoders.cache import EmbeddingCache
 from eve_bench.encoders.viclip import ViCLIPPreprocess, load_viclip, weights_id
 from eve_bench.metrics.base import Metric, MetricInput
@@ -28,12 +30,13 @@ WEIGHTS = ("ViClip-InternVid-10M-FLT.pth (ViCLIP ViT-L/14, InternVid-10M-FLT) co
 class _ViCLIPMetric(Metric):
     higher_is_better = True
     weights = WEIGHTS
-    own_options = {"model": "ViCLIP weights: an eve-bench ViCLIP folder or safetensors file; alias --viclip-model"}
-    option_fields = {"model": "viclip_model"}
+    own_options = {"model": "ViCLIP weights: an eve-bench ViCLIP folder or safetensors file; alias --viclip-model",
+                   "sampling": "frames taken: uniform (default) or middle; alias --viclip-preprocess sampling=...",
+                   "recipe": "pixels: clip (default) or internvid; alias --viclip-preprocess recipe=..."}
 
     def __init__(self, options=None) -> None:
         super().__init__(options)
-        self.preprocess = ViCLIPPreprocess(**self.options.viclip_preprocess)
+        self.preprocess = ViCLIPPreprocess(**{k: v for k in ("sampling", "recipe") if (v := self.option(k)) is not None})
         self.model = None
         self.cache = None
 
@@ -44,9 +47,10 @@ class _ViCLIPMetric(Metric):
 
     @property
     def cache_id(self) -> str:
-        return f"{self.name}|{self._weights()}|{self.preprocess.id}"
+        return f"{self.name}|{self._weights()}|{self.preprocess.id}{precision.id_suffix(self.options.precision)}"
 
     def prepare(self) -> None:
+        precision.check(self.options.precision, self.options.device)
         # Raises MissingWeightsError naming --viclip-model when the path is unset or absent, and
         # WeightsError when it holds a pickle or unreadable weights.
         self.model = _shared_model(self.option("model"), self.options.device, self._weights())
@@ -56,16 +60,22 @@ class _ViCLIPMetric(Metric):
     def _videos(self, videos: list[np.ndarray]) -> np.ndarray:
         """L2-normalised video embeddings, through the cache (keyed on the sampled frames)."""
         cfg, pre = self.model.config, self.preprocess
-        encoder_id = f"viclip-video|{self.model.weights_id}|{pre.id}|{cfg.num_frames}x{cfg.image_size}"
+        suffix = precision.id_suffix(self.options.precision)
+        encoder_id = f"viclip-video|{self.model.weights_id}|{pre.id}|{cfg.num_frames}x{cfg.image_size}{suffix}"
         sampled = [np.ascontiguousarray(pre.sample(v, cfg.num_frames)) for v in videos]
         # Sampling is idempotent on num_frames-long clips, so encoding the sampled frames is exact.
-        compute = lambda todo: self.model.encode_video(todo, pre, self.options.batch_size).numpy()
+        compute = lambda todo: self._encode(self.model.encode_video, todo, pre, self.options.batch_size)
         return np.stack(self.cache.get_or_compute(encoder_id, sampled, compute))
 
     def _texts(self, texts: list[str]) -> np.ndarray:
-        encoder_id = f"viclip-text|{self.model.weights_id}|ctx{self.model.config.context_length}"
-        compute = lambda todo: self.model.encode_text(todo, self.options.batch_size).numpy()
+        suffix = precision.id_suffix(self.options.precision)
+        encoder_id = f"viclip-text|{self.model.weights_id}|ctx{self.model.config.context_length}{suffix}"
+        compute = lambda todo: self._encode(self.model.encode_text, todo, self.options.batch_size)
         return np.stack(self.cache.get_or_compute(encoder_id, list(texts), compute))
+
+    def _encode(self, encode, *args) -> np.ndarray:
+        with precision.autocast(self.options.precision, self.options.device):
+            return encode(*args).numpy()
 
     def _check_prepared(self) -> None:
         if self.model is None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from eve_bench.models.base import EditRequest, ModelNotReadyError, VideoEditor, parse_kv_args
-from eve_bench.registry import Registry, UnknownNameError, import_attr
+from eve_bench.errors import UnknownNameError
+from eve_bench.models.base import EditRequest, VideoEditor
+from eve_bench.registry import Registry, import_attr
 
 MODELS: Registry = Registry("model", entry_point_group="eve_bench.models")
 MODELS.register("identity", "eve_bench.models.identity:IdentityEditor")
@@ -89,9 +90,7 @@ __all__ = [
     "DESCRIPTIONS",
     "MODELS",
     "EditRequest",
-    "ModelNotReadyError",
     "VideoEditor",
     "load_model",
-    "parse_kv_args",
     "resolve_factory",
 ]

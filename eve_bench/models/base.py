@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -30,34 +29,3 @@ class EditRequest:
 @runtime_checkable
 class VideoEditor(Protocol):
     def edit(self, request: EditRequest) -> Video: ...
-
-
-class ModelNotReadyError(RuntimeError):
-    """A model exists but cannot run yet (e.g. its weights are not trained or not found)."""
-
-
-def parse_kv_args(text: str | None) -> dict:
-    """Parse "a=1,b=x,c=true" into {"a": 1, "b": "x", "c": True} (Python literals where they parse)."""
-    result: dict = {}
-    if not text:
-        return result
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"expected key=value in {text!r}, got {part!r}")
-        value = value.strip()
-        lowered = value.lower()
-        if lowered in ("true", "false"):
-            parsed = lowered == "true"
-        elif lowered in ("none", "null"):
-            parsed = None
-        else:
-            try:
-                parsed = ast.literal_eval(value)
-            except (ValueError, SyntaxError):
-                parsed = value
-        result[key.strip()] = parsed
-    return result

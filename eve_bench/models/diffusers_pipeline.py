@@ -11,7 +11,7 @@ defaults. Every other model arg that the pipeline's `__call__` names (`num_infer
 name; the adapter's own are:
 
 - `path`, `pipeline`, and a family's extra components (`motion_adapter=DIR_OR_HUB_ID`);
-- `dtype` (float32 / float16 / bfloat16; default float32 on CPU, the family's choice on a GPU);
+- `precision` (fp32 / bf16 / fp16; default fp32 on CPU, the family's choice on a GPU);
 - `resolution` (short side of the working size, aspect kept, rounded to what the model can take)
   or `height` + `width`; frames are resized to it and the result back to the source size;
 - `window`, `overlap`, `anchor` (video families): a clip longer than `window` frames is edited in
@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from eve_bench.models.base import EditRequest
+from eve_bench.encoders.precision import torch_dtype as precision_dtype
 from eve_bench.models.hub_weights import Source, locate
 from eve_bench.video import Video
 
@@ -50,9 +51,9 @@ class Family:
     window: int = 1  # video: frames per pass; per-frame: frames per call
     overlap: int = 0
     anchor: bool = False
-    gpu_dtype: str = "float16"
+    gpu_precision: str = "fp16"
     num_frames_arg: bool = False  # the call needs num_frames (it does not read it from the video)
-    float32_vae: bool = False  # the VAE stays float32 under a half-precision dtype (the model's own recipe)
+    float32_vae: bool = False  # the VAE stays float32 under a half precision (the model's own recipe)
     components: dict = field(default_factory=dict)  # extra model arg -> diffusers class, loaded from its own folder
 
 
@@ -73,20 +74,19 @@ FAMILIES: dict[str, Family] = {
     "WanVideoToVideoPipeline": Family(
         prompt="target_caption", per_frame=False, resolution=480, window=81, overlap=8, anchor=True,
         defaults={"strength": 0.75, "num_inference_steps": 50, "guidance_scale": 5.0},
-        gpu_dtype="bfloat16", float32_vae=True),
+        gpu_precision="bf16", float32_vae=True),
     # Lucy-Edit (Decart 2025): instruction-guided, conditioned on the whole source clip; its card's
     # 50 steps and guidance 5.0. Not anchored: its condition is the source, and an edited frame as
     # the source would be edited twice.
     "LucyEditPipeline": Family(
         prompt="instruction", per_frame=False, resolution=480, window=81, overlap=8,
         defaults={"num_inference_steps": 50, "guidance_scale": 5.0},
-        gpu_dtype="bfloat16", num_frames_arg=True, float32_vae=True),
+        gpu_precision="bf16", num_frames_arg=True, float32_vae=True),
 }
 
 # Set by the adapter from the request and its own args, never taken from model args.
 _MANAGED = {"prompt", "image", "video", "generator", "output_type", "return_dict", "num_frames", "latents",
             "callback_on_step_end", "num_images_per_prompt", "num_videos_per_prompt"}
-_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _pipeline_class(folder: Path, name: str | None) -> str:
@@ -108,7 +108,7 @@ def _index_components(folder: Path) -> set[str]:
 class DiffusersEditor:
     """A loaded pipeline plus how to call it; see the module docstring for its model args."""
 
-    def __init__(self, path: str, pipeline: str | None = None, *, device: str | None = None, dtype: str | None = None,
+    def __init__(self, path: str, pipeline: str | None = None, *, device: str | None = None, precision: str | None = None,
                  resolution: int | None = None, height: int | None = None, width: int | None = None,
                  window: int | None = None, overlap: int | None = None, anchor: bool | None = None,
                  frame_batch: int | None = None, cpu_offload: str | bool = False, vae_slicing: bool = False,
@@ -136,10 +136,7 @@ class DiffusersEditor:
         self.torch = torch
         self.name = name
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype = dtype or (family.gpu_dtype if self.device.type == "cuda" else "float32")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
-        torch_dtype = getattr(torch, dtype)
+        torch_dtype = precision_dtype(precision or (family.gpu_precision if self.device.type == "cuda" else "fp32"))
         loaded = {k: getattr(diffusers, family.components[k]).from_pretrained(
                       folders[k], use_safetensors=True, local_files_only=True, torch_dtype=torch_dtype)
                   for k in extra}

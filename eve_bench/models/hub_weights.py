@@ -1,10 +1,7 @@
-"""Where public model weights come from: a local folder or the local Hugging Face cache, never the
-network. A run must not start a multi-gigabyte download half-way through a suite, so a source that
-is not on this machine is reported at once with the command that fetches it, and only safetensors
-are accepted (a pickled .bin can run code when loaded).
-
-Only huggingface_hub is imported here, so a missing-weights error comes in well under a second,
-before torch or diffusers load.
+"""The weights a public model needs (`Source`), found through the one local-weights resolver
+(eve_bench.encoders.local_weights: a folder or the local Hugging Face cache, never the network,
+safetensors only). A source that is not on this machine is reported at once with the command that
+fetches it, before torch or diffusers load.
 """
 
 from __future__ import annotations
@@ -12,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from eve_bench.models.base import ModelNotReadyError
+from eve_bench.encoders.local_weights import hub_cache, is_hub_id, local_folder, pickled_only
+from eve_bench.errors import ModelNotReadyError
 
-PICKLED = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 # What a diffusers load never reads: pickled and framework-specific weights, and the fp16 variants
 # (the adapter loads the full-precision files and casts them with `dtype`).
 _EXCLUDE = ("*.bin", "*.ckpt", "*.pt", "*.pth", "*.msgpack", "*.h5", "*.onnx", "*.fp16.*")
@@ -37,17 +34,11 @@ class Source:
         return f"hf download {self.spec}{include}{exclude}"
 
 
-def is_hub_id(spec: str) -> bool:
-    """"owner/name" with nothing that makes it a path."""
-    parts = spec.split("/")
-    return len(parts) == 2 and all(parts) and not spec.startswith((".", "~")) and "\\" not in spec
-
-
 def locate(sources: list[Source]) -> dict[str, Path]:
     """Each source's local folder; ModelNotReadyError listing every missing one with its command."""
     found, missing = {}, []
     for src in sources:
-        path = _local(src)
+        path = local_folder(src.spec)
         if path is None:
             missing.append(src)
         else:
@@ -56,7 +47,7 @@ def locate(sources: list[Source]) -> dict[str, Path]:
         lines = []
         for src in missing:
             if is_hub_id(src.spec):
-                lines.append(f"  {src.role}={src.spec}: not in the local Hugging Face cache ({_cache_dir()}); "
+                lines.append(f"  {src.role}={src.spec}: not in the local Hugging Face cache ({hub_cache()}); "
                              f"fetch it with\n      {src.download_command()}")
             else:
                 lines.append(f"  {src.role}={src.spec}: no such folder")
@@ -67,37 +58,15 @@ def locate(sources: list[Source]) -> dict[str, Path]:
     return found
 
 
-def _local(src: Source) -> Path | None:
-    path = Path(src.spec).expanduser()
-    if path.is_dir():
-        return path
-    if not is_hub_id(src.spec):
-        return None
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(src.spec, local_files_only=True))
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
-        return None
-
-
-def _cache_dir() -> str:
-    from huggingface_hub.constants import HF_HUB_CACHE
-
-    return str(HF_HUB_CACHE)
-
-
 def refuse_pickles(folder: Path, src: Source) -> None:
     """A folder (or any component subfolder) whose weights are only pickles is refused, with how
     to convert it once."""
     for sub in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
-        files = [f for f in sub.iterdir() if f.is_file()]
-        pickled = [f.name for f in files if f.suffix in PICKLED]
-        if pickled and not any(f.name.endswith(".safetensors") for f in files):
+        pickled = pickled_only(sub)
+        if pickled:
             loader = "DiffusionPipeline" if src.pipeline else "AutoModel"
             raise ModelNotReadyError(
-                f"{src.role}={src.spec}: {sub} holds only pickled weights ({', '.join(sorted(pickled))}); only "
+                f"{src.role}={src.spec}: {sub} holds only pickled weights ({', '.join(pickled)}); only "
                 f"safetensors are loaded, since unpickling can run code. Convert a copy you trust once: "
                 f"python -c \"from diffusers import {loader}; {loader}.from_pretrained('{folder}', use_safetensors=False)"
                 f".save_pretrained('{folder}-safetensors')\" and pass {src.role}={folder}-safetensors"

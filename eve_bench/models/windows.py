@@ -1,14 +1,27 @@
 """Clips longer than one pass of a video model: windows that cover them and the join of their outputs.
 
-The window layout is the reference baselines' (`reference.sampling.windows`: [start, end) windows,
-consecutive ones sharing `overlap` frames), so both kinds of baseline cut a clip the same way.
+The public baselines (diffusers_pipeline.py) and the reference ones (reference/baselines.py) both
+cut a clip with `windows`, so every model sees a long clip the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reference.sampling import windows
+
+def windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, end) windows covering num_frames; consecutive windows share `overlap` frames."""
+    if window < 1 or not 0 <= overlap < window:
+        raise ValueError(f"need window >= 1 and 0 <= overlap < window, got window={window}, overlap={overlap}")
+    if num_frames <= window:
+        return [(0, num_frames)]
+    out, start = [], 0
+    while True:
+        end = min(start + window, num_frames)
+        out.append((start, end))
+        if end == num_frames:
+            return out
+        start = end - overlap
 
 
 def join(pieces: list[tuple[int, int, np.ndarray]], num_frames: int) -> np.ndarray:
@@ -37,6 +50,3 @@ def pad_to_step(num_frames: int, step: int) -> int:
     if step <= 1:
         return num_frames
     return -(-(num_frames - 1) // step) * step + 1
-
-
-__all__ = ["join", "pad_to_step", "windows"]

@@ -4,7 +4,7 @@ Add a suite: write a loader, register "name" -> "module:function" here (or from 
 through the `eve_bench.suites` entry-point group)."""
 
 from eve_bench.registry import Registry
-from eve_bench.suites.base import Suite, SuiteError
+from eve_bench.suites.base import Suite
 
 SUITES: Registry = Registry("suite", entry_point_group="eve_bench.suites")
 SUITES.register("tgve", "eve_bench.suites.tgve:load_tgve")
@@ -16,4 +16,4 @@ def load_suite(name: str, data: str | None = None, **suite_args) -> Suite:
     return SUITES.get(name)(data, **suite_args)
 
 
-__all__ = ["SUITES", "Suite", "SuiteError", "load_suite"]
+__all__ = ["SUITES", "Suite", "load_suite"]

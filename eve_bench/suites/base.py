@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from eve_bench.errors import SuiteError
 from eve_bench.paths import UnsafeNameError, check_name
 from eve_bench.sample import Sample
 from eve_bench.video import VideoReadError, probe_video
-
-
-class SuiteError(ValueError):
-    """A suite cannot be built from the data given (missing files, unknown fields or tasks)."""
 
 
 def data_text(value: object, what: str, where: str) -> str:
@@ -39,8 +36,9 @@ class Suite:
     default_metrics: tuple[str, ...] = ("source_mae",)
     description: str = ""
     info: dict = field(default_factory=dict)  # provenance recorded in the summary (data paths, seeds)
-    # MetricOptions fields this suite fills when the user leaves them unset (e.g. synth points
-    # clip_model at the encoders it ships; TGVE leaves the real weights as the metrics' defaults).
+    # Metric family options ("FAMILY.OPTION", metrics/__init__.py) this suite fills where the user
+    # left them unset (synth points "clip.model" at the encoders it ships; TGVE leaves the real
+    # weights as the metrics' defaults).
     metric_defaults: dict = field(default_factory=dict)
 
     def select_tasks(self, tasks: list[str] | None) -> "Suite":

@@ -16,8 +16,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from eve_bench.errors import SuiteError
 from eve_bench.sample import TGVE_TASKS, Sample
-from eve_bench.suites.base import Suite, SuiteError, data_name, data_text
+from eve_bench.suites.base import Suite, data_name, data_text
 from eve_bench.video import read_video
 
 GROUPS = ("DAVIS_480p", "youtube_480p", "videvo_480p")
@@ -48,7 +49,7 @@ class VideoPrompts:
 def load_tgve(data: str | None, instructions: str | None = None, **unknown) -> Suite:
     if unknown:
         raise SuiteError(f"unknown suite argument(s) for tgve: {', '.join(unknown)} (known: instructions)")
-    root = _require_root(data, "tgve")
+    root = require_root(data, "tgve")
     prompts = read_tgve_prompts(root)
     instr = read_instructions(Path(instructions) if instructions else root / INSTRUCTIONS_NAME)
     samples = []
@@ -88,7 +89,8 @@ def _read_source(path: str, group: str):
     return read_video(path, fps=None if path.endswith(".mp4") else (14.0 if group == "youtube_480p" else 10.0))
 
 
-def _require_root(data: str | None, suite: str) -> Path:
+def require_root(data: str | None, suite: str) -> Path:
+    """The TGVE data folder `--data` names (TGVE+ reads its videos there too), or SuiteError."""
     if not data:
         raise SuiteError(
             f"suite {suite!r} needs --data PATH: the extracted loveu-tgve-2023 dataset "

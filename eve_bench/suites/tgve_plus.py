@@ -13,9 +13,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from eve_bench.errors import SuiteError
 from eve_bench.sample import TGVE_PLUS_TASKS
-from eve_bench.suites.base import Suite, SuiteError, data_name, data_text
-from eve_bench.suites.tgve import GROUPS, TGVE_METRICS, VideoPrompts, _require_root, find_source, make_sample
+from eve_bench.suites.base import Suite, data_name, data_text
+from eve_bench.suites.tgve import GROUPS, TGVE_METRICS, VideoPrompts, find_source, make_sample, require_root
 
 FIELDS = {
     "instruction": ("instruction", "edit_instruction", "edit_prompt", "instruct", "edit_text"),
@@ -38,7 +39,7 @@ TASK_KEYWORDS = (
 
 
 def load_tgve_plus(data: str | None, parquet: str | None = None, **args) -> Suite:
-    root = _require_root(data, "tgve-plus")
+    root = require_root(data, "tgve-plus")
     mapping_args = {k: args.pop(f"{k}_column") for k in FIELDS if f"{k}_column" in args}
     if args:
         known = ", ".join(["parquet"] + [f"{k}_column" for k in FIELDS])

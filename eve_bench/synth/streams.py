@@ -59,7 +59,8 @@ def _tasks(tasks: list[str] | None) -> tuple[str, ...]:
     return chosen
 
 
-def _belongs(split: str, *scenes: Scene) -> bool:
+def belongs(split: str, *scenes: Scene) -> bool:
+    """Whether an item made of `scenes` is in `split`: held-out items show a held-out attribute pair."""
     held = any(shows_heldout_pair(s) for s in scenes)
     return held if split == "heldout" else not held
 
@@ -89,7 +90,7 @@ class _SynthStream(IterableDataset):
         # Rejection: about one scene in four shows a held-out pair, so either split needs few draws.
         while True:
             scene = sample_scene(rng, num_frames=num_frames, size=self.size)
-            if _belongs(self.split, scene):
+            if belongs(self.split, scene):
                 break
         # No extra draw at share 0, so unstyled streams stay item-for-item what they always were.
         if style_share > 0 and rng.random() < style_share:
@@ -129,7 +130,7 @@ class EditTripletStream(_SynthStream):
         while True:
             source = sample_scene(rng, num_frames=1, size=self.size)
             edit = TASKS[task](source, rng)
-            if _belongs(self.split, source, edit.scene):
+            if belongs(self.split, source, edit.scene):
                 break
         return {
             "source": render_scene(source)[0],
@@ -161,7 +162,7 @@ class EditClipStream(_SynthStream):
         while True:
             source = sample_scene(rng, num_frames=self.num_frames, size=self.size)
             edit = TASKS[task](source, rng)
-            if _belongs(self.split, source, edit.scene):
+            if belongs(self.split, source, edit.scene):
                 break
         return {
             "video": render_scene(source),

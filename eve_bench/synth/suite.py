@@ -19,8 +19,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from eve_bench.errors import SuiteError
 from eve_bench.sample import TGVE_PLUS_TASKS, Sample, content_fingerprint
-from eve_bench.suites.base import Suite, SuiteError
+from eve_bench.suites.base import Suite
 from eve_bench.synth.captions import caption
 from eve_bench.synth.masks import edit_mask
 from eve_bench.synth.render import render_scene
@@ -103,7 +104,7 @@ def load_synth(data: str | None = None, **suite_args) -> Suite:
         default_metrics=SYNTH_DEFAULT_METRICS,
         description="Procedural videos with exact ground-truth edits and edit masks for the seven TGVE+ tasks.",
         info={"generator": "eve_bench.synth", **args, "fps": FPS},
-        metric_defaults={"clip_model": str(SYNTH_CLIP_DIR), "viclip_model": str(SYNTH_VICLIP_DIR)},
+        metric_defaults={"clip.model": str(SYNTH_CLIP_DIR), "viclip.model": str(SYNTH_VICLIP_DIR)},
     )
 
 

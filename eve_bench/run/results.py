@@ -1,0 +1,151 @@
+"""Per-sample records, `samples.jsonl` and `summary.json`: the files a run leaves behind.
+
+Schema (version 1) is documented in docs/results.md. Aggregation lives here and only here, so
+`run`, `eval` and the leaderboard agree: a metric's mean is taken over the samples that produced a
+finite value for it; failed samples are counted, never averaged in silently. `exit_code` turns a summary into the
+command's exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from eve_bench.atomic import atomic_write_text
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class SampleRecord:
+    key: str  # group/video/edit_id
+    video_id: str
+    group: str
+    task: str
+    edit_id: str
+    status: str  # "ok" | "failed"
+    cache_key: str = ""
+    seed: int | None = None
+    error: str | None = None
+    traceback: str | None = None  # the last frames of a failure's traceback, for debugging models
+    cached: bool = False
+    timings: dict = field(default_factory=dict)  # seconds per stage
+    metrics: dict = field(default_factory=dict)  # name -> float, or None where undefined (e.g. an empty mask)
+    metric_ids: dict = field(default_factory=dict)  # name -> the metric's cache_id when computed
+    metric_errors: dict = field(default_factory=dict)
+    set_states: dict = field(default_factory=dict)  # set-level metric -> this sample's state (sums), or None
+    output: str | None = None  # frames folder, relative to the run folder
+    frames_sha256: str | None = None  # digest of the frames scored (video.frames_digest); resume checks it
+    preview: str | None = None
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        # Strict JSON has no NaN: an undefined value is stored as null.
+        d["metrics"] = {k: (v if v is None or math.isfinite(v) else None) for k, v in d["metrics"].items()}
+        return json.dumps(d, sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SampleRecord":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "SampleRecord | None":
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            return None
+
+
+def finite_values(records: list[SampleRecord], name: str) -> dict[str, float]:
+    """key -> value of metric `name` for the samples a mean is taken over: scored ("ok") samples
+    with a finite value. The leaderboard's intervals and paired comparisons resample exactly these."""
+    return {r.key: float(v) for r in records if r.status == "ok"
+            for v in [r.metrics.get(name)] if isinstance(v, (int, float)) and math.isfinite(v)}
+
+
+def aggregate(records: list[SampleRecord], metric_names: list[str], tasks: tuple[str, ...],
+              set_metrics: dict[str, Callable[[dict], float]] | None = None) -> dict:
+    """{"overall": {metric: value}, "per_task": {task: {metric: value}}, "counts": {metric: n}}:
+    the mean of per-sample metrics, and for set-level ones (`set_metrics`: name -> compute of a
+    summed state) the value of the states summed over the scored samples."""
+    set_metrics = set_metrics or {}
+
+    def mean_of(rows, name):
+        if name in set_metrics:
+            states = [r.set_states[name] for r in rows if r.status == "ok" and r.set_states.get(name) is not None]
+            total = {k: sum(s.get(k, 0) for s in states) for k in {k for s in states for k in s}}
+            value = set_metrics[name](total) if states else None
+            return (value if value is None or math.isfinite(value) else None), len(states)
+        values = list(finite_values(rows, name).values())
+        return (sum(values) / len(values) if values else None), len(values)
+
+    overall, counts, per_task = {}, {}, {}
+    for name in metric_names:
+        overall[name], counts[name] = mean_of(records, name)
+    for task in tasks:
+        rows = [r for r in records if r.task == task]
+        if rows:
+            per_task[task] = {name: mean_of(rows, name)[0] for name in metric_names}
+    return {"overall": overall, "per_task": per_task, "counts": counts}
+
+
+def environment(device: str) -> dict:
+    import importlib.metadata as md
+
+    import eve_bench
+
+    versions = {"eve_bench": eve_bench.__version__, "python": platform.python_version()}
+    for dist in ("torch", "diffusers", "transformers", "numpy", "open_clip_torch"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            versions[dist] = None
+    return {"versions": versions, "device": device, "platform": platform.platform()}
+
+
+def write_results(out: Path, records: list[SampleRecord], summary: dict) -> None:
+    atomic_write_text(out / "samples.jsonl", "".join(r.to_json() + "\n" for r in records))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=False, allow_nan=False, default=_json_default) + "\n")
+
+
+# Exit statuses of `eve-bench run` and `eval` (documented in docs/results.md), after pytest's.
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_STOPPED = 0, 1, 2, 3
+
+
+def exit_code(summary: dict) -> int:
+    """0 every sample scored; 1 some samples failed; 3 the run stopped early (timeout, the model
+    exited, Ctrl-C). 2 (bad input or environment, nothing or not all evaluated) comes from errors."""
+    if summary.get("stopped"):
+        return EXIT_STOPPED
+    return EXIT_FAILED if summary["n_failed"] else EXIT_OK
+
+
+def load_summary(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "summary.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no summary.json (is {run_dir} a finished eve-bench run folder?)")
+    summary = json.loads(path.read_text())
+    if summary.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema version {summary.get('schema_version')} is not {SCHEMA_VERSION}")
+    return summary
+
+
+def load_records(run_dir: str | Path) -> list[SampleRecord]:
+    """The records of a finished run (samples.jsonl); [] for a run folder that has none."""
+    path = Path(run_dir) / "samples.jsonl"
+    if not path.exists():
+        return []
+    return [SampleRecord.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _json_default(obj):
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
