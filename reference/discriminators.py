@@ -55,7 +55,9 @@ class UNetEncoderFeatures:
     re-noised by `ViewNoise` (clean at t = 0 without), the caption in its cross-attention. Runs
     only as deep as its deepest tap. Not an nn.Module: its weights are the backbone's."""
 
-    DEFAULT_TAPS = "conv_in,down0,mid"
+    # full resolution only: what separates a distilled student from its teachers is fine detail,
+    # which the downsampled taps lose (docs/fdd_disc_study.md)
+    DEFAULT_TAPS = "conv_in,down0"
 
     def __init__(self, unet, scheduler, taps: str = ""):
         self.unet, self.scheduler = unet, scheduler

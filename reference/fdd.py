@@ -54,7 +54,12 @@ class FDDSettings:
     sds_only_steps: int = 1000
     """iterations before the student sees the adversarial losses (the paper: 1,000 of 1,500);
     without SDS the adversarial losses start after the discriminators' warm-up"""
-    lambda_sds: float = 2.5
+    lambda_sds: float = 15.0
+    """the SDS terms' weight against the generator terms. The paper's 2.5 is ADD's, under ADD's
+    weighting; under the DMD normalisation (`sds_weighting`), with heads trained as in the warm-up,
+    the adversarial gradient on the student at λ = 1 is about 7x the SDS gradient (synth,
+    docs/fdd_disc_study.md), so 15 makes it about half of SDS's at the start of the adversarial
+    phase (the log's `adv_share` shows it throughout)"""
     alpha: float = 0.5
     """weight of the edit teacher's losses"""
     beta: float = 0.5
@@ -92,12 +97,15 @@ class FDDSettings:
     """the feature network's taps, comma-separated ("": its default). UNet encoder: conv_in,
     down<i> (block i before its downsampler), down<i>_ds (after it), mid; DINOv2: layer numbers"""
     disc_t_min: int = 0
-    disc_t_max: int = 100
-    """the UNet encoder sees latents re-noised to t_D ~ U[disc_t_min, disc_t_max]"""
+    disc_t_max: int = 250
+    """the UNet encoder sees latents re-noised to t_D ~ U[disc_t_min, disc_t_max] (t_D <= 250, <= 100
+    and 0 tell the synth student from its teachers equally well held out; <= 750 does not:
+    docs/fdd_disc_study.md)"""
     disc_shared_noise: bool = True
     """both sides of a real/fake pair get the same (t_D, ε); off: each its own draw"""
-    d_steps: int = 1
-    """discriminator updates per student update"""
+    d_steps: int = 3
+    """discriminator updates per student update (fresh heads needed 150-250 updates of 8 pairs to
+    pass a held-out paired AUC of 0.75 on synth, so the 100-iteration warm-up gets 300)"""
     d_batch: int = 8
     """pairs per discriminator update, drawn from the replay buffer with their bank samples"""
     d_warmup: int = 100
