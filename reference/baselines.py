@@ -6,8 +6,9 @@
 - `plug_and_play`: both adapters stacked without alignment (the paper's "w/o alignment" ablation).
 
 Common model args: weights (EVE checkpoint dir; default: $EVE_REFERENCE_WEIGHTS or shipped weights),
-steps (DDIM steps), guidance_scale (text), image_guidance_scale (image, edit models), strength
-(SDEdit), device, precision ("fp32" / "bf16" / "fp16"); per_frame_edit also takes frame_batch
+steps (DDIM steps), first_frame_steps (DDIM steps of the edit adapter's first-frame edit that
+plug-and-play and the EVE student follow; default: steps), guidance_scale (text),
+image_guidance_scale (image, edit models), strength (SDEdit), device, precision ("fp32" / "bf16" / "fp16"); per_frame_edit also takes frame_batch
 (frames denoised together). A sampling setting not given comes from the checkpoint's `sampling`
 entry in eve_config.json (what it was tuned for; a key named after a baseline, e.g.
 "per_frame_edit", holds settings for that baseline alone), else from SAMPLING_DEFAULTS
@@ -40,6 +41,7 @@ class _ReferenceEditor:
         self,
         weights=None,
         steps: int | None = None,
+        first_frame_steps: int | None = None,
         guidance_scale: float | None = None,
         image_guidance_scale: float | None = None,
         strength: float | None = None,
@@ -58,10 +60,13 @@ class _ReferenceEditor:
             self.weights, self.model_dir = "<in-memory>", None
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device)
-        given = dict(steps=steps, guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale, strength=strength)
+        given = dict(steps=steps, first_frame_steps=first_frame_steps, guidance_scale=guidance_scale,
+                     image_guidance_scale=image_guidance_scale, strength=strength)
         settings = {**SAMPLING_DEFAULTS, **tuned_sampling(model.config.sampling, self.key, self.weights),
                     **{k: v for k, v in given.items() if v is not None}}
         self.steps = int(settings["steps"])
+        # a student distilled to few steps still follows a first frame from the (undistilled) edit adapter
+        self.first_frame_steps = int(settings["first_frame_steps"] or self.steps)
         self.guidance_scale = float(settings["guidance_scale"])
         self.image_guidance_scale = float(settings["image_guidance_scale"])
         self.strength = float(settings["strength"])
@@ -156,7 +161,7 @@ class PlugAndPlay(_ReferenceEditor):
         if model.config.first_frame_conditioning:  # EVE: the edit adapter edits frame 0, the video adapter follows it
             first = sampling.edit_frames(
                 model, frames[:1], request.instruction or "", request.target_caption or "", request.task, generator,
-                steps=self.steps, guidance_scale=self.guidance_scale, image_guidance_scale=self.image_guidance_scale,
+                steps=self.first_frame_steps, guidance_scale=self.guidance_scale, image_guidance_scale=self.image_guidance_scale,
             )[0]
 
         def window(start, end, first):

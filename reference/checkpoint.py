@@ -37,7 +37,9 @@ FORMAT = "eve-reference-checkpoint"
 # The sampling settings a baseline starts from (InstructPix2Pix's image guidance 1.5, the paper's
 # SDEdit strength 0.75) where the checkpoint's own `sampling` entry (EVEConfig) says nothing, as
 # transformers' generation_config: model args override both.
-SAMPLING_DEFAULTS = {"steps": 20, "guidance_scale": 5.0, "image_guidance_scale": 1.5, "strength": 0.75}
+# first_frame_steps None: as many as steps
+SAMPLING_DEFAULTS = {"steps": 20, "first_frame_steps": None, "guidance_scale": 5.0, "image_guidance_scale": 1.5,
+                     "strength": 0.75}
 BASELINES = ("per_frame_edit", "video_sdedit", "plug_and_play", "eve")  # keys of per-model sampling settings
 
 

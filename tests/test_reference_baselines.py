@@ -65,16 +65,30 @@ def test_baseline_args(ckpt):
         load_model("reference.baselines:video_sdedit", {"weights": str(ckpt), "strength": 0.0}, device="cpu")
 
 
+def test_first_frame_steps_change_only_the_first_frame_edit(ckpt):
+    """plug-and-play (and the student) follow the edit adapter's first frame; `first_frame_steps`
+    samples that edit with its own step count (default: `steps`)."""
+    args = {"weights": str(ckpt), "steps": 3}
+    default = load_model("plug_and_play", args, device="cpu")
+    assert default.first_frame_steps == 3
+    same = load_model("plug_and_play", {**args, "first_frame_steps": 3}, device="cpu").edit(_request(seed=7)).frames
+    other = load_model("plug_and_play", {**args, "first_frame_steps": 6}, device="cpu").edit(_request(seed=7)).frames
+    assert np.array_equal(default.edit(_request(seed=7)).frames, same)
+    assert not np.array_equal(same[0], other[0])
+
+
 def test_checkpoint_sampling_settings_are_the_defaults(ckpt, tmp_path):
     from reference.checkpoint import EVEConfig
 
     tuned = tmp_path / "tuned"
     shutil.copytree(ckpt, tuned)
     config = EVEConfig.load(tuned)
-    config.sampling = {"image_guidance_scale": 3.0, "steps": 7}
+    config.sampling = {"image_guidance_scale": 3.0, "steps": 7, "plug_and_play": {"first_frame_steps": 12}}
     config.save(tuned)
     m = load_model("reference.baselines:per_frame_edit", {"weights": str(tuned)}, device="cpu")
-    assert (m.image_guidance_scale, m.steps, m.guidance_scale) == (3.0, 7, 5.0)
+    assert (m.image_guidance_scale, m.steps, m.guidance_scale, m.first_frame_steps) == (3.0, 7, 5.0, 7)
+    m = load_model("reference.baselines:plug_and_play", {"weights": str(tuned)}, device="cpu")
+    assert (m.steps, m.first_frame_steps) == (7, 12)
     m = load_model("reference.baselines:per_frame_edit", {"weights": str(tuned), "image_guidance_scale": 2}, device="cpu")
     assert m.image_guidance_scale == 2.0
     # a baseline's own entry wins over the flat keys, for that baseline alone

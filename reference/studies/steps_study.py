@@ -1,13 +1,16 @@
-"""How few DDIM steps does the EVE student need, and at which guidance? The student at several
-step counts (and, with --guidance, at other text / image guidance scales) against plug-and-play
-(the same adapters without alignment) at its own default, on the synth suite: ground-truth
-metrics, warp error and seconds per sample, as a markdown table and a plot of the step counts.
+"""How few DDIM steps does the EVE student need, and at which guidance? The student on a grid of
+step counts x text / image guidance scales (the checkpoint's own, plus each --guidance pair)
+against plug-and-play (the same adapters without alignment) at its own default, on the synth
+suite: ground-truth metrics, warp error and seconds per sample, as a markdown table and a plot.
 
-    python -m reference.studies.steps_study --weights reference/weights/synth --steps 1 2 3 5 10 20 \\
-        --guidance 3:1.5 7.5:1.5 5:1 5:2.5 --suite-args seed=1 --limit 6 --runs runs/steps --out docs/eve_steps
+    python -m reference.studies.steps_study --weights reference/weights/synth --steps 2 3 4 5 10 20 \
+        --guidance 3:1.5 7.5:1.5 --first-frame-steps 10 --suite-args seed=1 --limit 6 --runs runs/steps \
+        --out docs/eve_steps
 
 Every point is an ordinary `eve-bench run` (resumable: a re-run scores only what is missing), so
-its folder can be put in a leaderboard too. The student was trained on 3-step rollouts.
+its folder can be put in a leaderboard too. The student was trained on 3-step rollouts whose first
+frame is the edit adapter's 10-step edit; `--first-frame-steps` gives the student's first-frame
+edit its own step count (default: the student's steps).
 """
 
 from __future__ import annotations
@@ -47,9 +50,9 @@ def main() -> None:
     p.add_argument("--weights", default="reference/weights/synth")
     p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 3, 5, 10, 20])
     p.add_argument("--guidance", type=guidance_pair, nargs="*", default=[], metavar="G:I",
-                   help="also run the student at these text:image guidance scales (at --guidance-steps); "
-                        "the step rows use the checkpoint's sampling settings")
-    p.add_argument("--guidance-steps", type=int, default=20)
+                   help="text:image guidance scales to try at every step count, beside the checkpoint's own")
+    p.add_argument("--first-frame-steps", type=int, default=None,
+                   help="DDIM steps of the student's first-frame edit (default: as many as its steps)")
     p.add_argument("--baseline-steps", type=int, default=20, help="plug-and-play's steps (its default)")
     p.add_argument("--suite-args", default="seed=1", help="the tuning draw by default, not the reported one")
     p.add_argument("--limit", type=int, default=6, help="samples per task")
@@ -61,21 +64,26 @@ def main() -> None:
     rows = {"plug_and_play": {"steps": args.baseline_steps, **run(
         "plug_and_play", f"weights={args.weights},steps={args.baseline_steps}", runs / "plug_and_play",
         args.suite_args, args.limit)}}
-    for n in args.steps:
-        rows[f"eve@{n}"] = {"steps": n, **run("reference.eve", f"weights={args.weights},steps={n}",
-                                                runs / f"eve_{n}", args.suite_args, args.limit)}
-    n = args.guidance_steps
-    for g, i in args.guidance:
-        rows[f"eve@{n},g={g:g},i={i:g}"] = {"steps": n, "guidance_scale": g, "image_guidance_scale": i, **run(
-            "reference.eve", f"weights={args.weights},steps={n},guidance_scale={g},image_guidance_scale={i}",
-            runs / f"eve_{n}_g{g:g}_i{i:g}", args.suite_args, args.limit)}
+    first = f",first_frame_steps={args.first_frame_steps}" if args.first_frame_steps else ""
+    for pair in [None, *args.guidance]:
+        for n in args.steps:
+            model_args, name, folder, extra = f"weights={args.weights},steps={n}{first}", f"eve@{n}", f"eve_{n}", {}
+            if pair is not None:
+                g, i = pair
+                model_args += f",guidance_scale={g},image_guidance_scale={i}"
+                name, folder = f"{name},g={g:g},i={i:g}", f"{folder}_g{g:g}_i{i:g}"
+                extra = {"guidance_scale": g, "image_guidance_scale": i}
+            rows[name] = {"steps": n, **extra, **run("reference.eve", model_args, runs / folder, args.suite_args,
+                                                    args.limit)}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"suite_args": args.suite_args, "limit": args.limit,
+                                                    "first_frame_steps": args.first_frame_steps,
                                                     "rows": rows}, indent=2) + "\n")
     lines = [f"Synth suite ({args.suite_args or 'seed=0'}, {args.limit} samples per task), "
              f"`python -m reference.studies.steps_study --steps {' '.join(map(str, args.steps))}"
              + (" --guidance" + "".join(f" {g:g}:{i:g}" for g, i in args.guidance) if args.guidance else "")
+             + (f" --first-frame-steps {args.first_frame_steps}" if args.first_frame_steps else "")
              + f" --suite-args {args.suite_args} --limit {args.limit}`.", "",
              "| model | DDIM steps | guidance : image guidance | " + " | ".join(METRICS) + " | s / sample |",
              "|---|---|---|" + "---|" * (len(METRICS) + 1)]
@@ -93,18 +101,24 @@ def _plot(rows: dict, path: Path) -> None:
     from eve_bench.figures import new_figure, save_png
 
     fig = new_figure(figsize=(3.2 * len(METRICS), 3.0))
-    eve = [r for name, r in rows.items() if name.startswith("eve@") and "guidance_scale" not in r]
+    lines: dict[str, list[dict]] = {}
+    for name, r in rows.items():
+        if name.startswith("eve@"):
+            label = f"g {r['guidance_scale']:g} : {r['image_guidance_scale']:g}" if "guidance_scale" in r else "checkpoint's"
+            lines.setdefault(label, []).append(r)
     base = rows["plug_and_play"]
     for i, metric in enumerate(METRICS):
         ax = fig.add_subplot(1, len(METRICS), i + 1)
-        ax.plot([r["steps"] for r in eve], [r["metrics"][metric] for r in eve], "o-", label="EVE student")
+        for label, pts in lines.items():
+            ax.plot([r["steps"] for r in pts], [r["metrics"][metric] for r in pts], "o-", label=f"EVE, {label}")
         ax.axhline(base["metrics"][metric], color="grey", linestyle="--", label=f"plug-and-play @{base['steps']}")
         ax.set_xscale("log")
-        ax.set_xticks([r["steps"] for r in eve], [str(r["steps"]) for r in eve])
+        steps = sorted({r["steps"] for pts in lines.values() for r in pts})
+        ax.set_xticks(steps, [str(n) for n in steps])
         ax.set_xlabel("DDIM steps")
         ax.set_title(metric + (" ↓" if metric == "warp_error" else " ↑"), fontsize=10)
         if i == 0:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6)
     fig.tight_layout()
     save_png(fig, path, dpi=110)
 
