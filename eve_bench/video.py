@@ -86,13 +86,16 @@ def probe_video(path: str | os.PathLike) -> tuple[int, int, int, float]:
     return len(reader), int(h), int(w), float(reader.get_avg_fps())
 
 
-def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
-    """Decode a whole video file (decord) or a folder of frame images (in frame-number order, PIL)."""
+def read_video(path: str | os.PathLike, fps: float | None = None, indices: list[int] | None = None) -> Video:
+    """Decode a video file (decord) or a folder of frame images (in frame-number order, PIL): every
+    frame, or only the frames at `indices`."""
     path = Path(path)
     if not path.exists():
         raise VideoReadError(f"{path}: no such file or folder")
     if path.is_dir():
         files = _frame_files(path)
+        if indices is not None:
+            files = [files[i] for i in indices]
         frames = []
         for f in files:
             try:
@@ -105,7 +108,7 @@ def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
         return Video(np.stack(frames), fps=fps or 10.0, meta={"path": str(path)})
     reader = _decord_reader(path)
     try:
-        frames = reader.get_batch(list(range(len(reader)))).asnumpy()
+        frames = reader.get_batch(list(range(len(reader))) if indices is None else list(indices)).asnumpy()
     except Exception as e:  # decord raises its own DECORDError for broken streams
         raise VideoReadError(f"{path}: cannot decode frames ({e})") from e
     return Video(frames, fps=fps or float(reader.get_avg_fps()), meta={"path": str(path)})

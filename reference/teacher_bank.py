@@ -56,6 +56,14 @@ class StreamItems:
         return {**self.description, "seed": self.seed}
 
 
+def synth_sources(model, data_seed: int = 0, stream=None) -> dict:
+    """Training items from `data_seed`, probe items from `data_seed + 1`, both drawn from
+    `stream` = (stream_fn, description) (default: the synthetic world's, `synth_stream`)."""
+    stream_fn, description = stream or synth_stream(model.config.resolution, model.config.num_frames)
+    return {"train": StreamItems(stream_fn, data_seed, description),
+            "probe": StreamItems(stream_fn, data_seed + 1, description)}
+
+
 def synth_stream(size: int, num_frames: int):
     """The synthetic world's unsupervised edit clips, as `stream_fn(seed)` with its description."""
     from reference.data import make_stream
@@ -120,15 +128,10 @@ class TeacherBank:
         self.dir = Path(root) / self.key
         self._cache: dict[tuple[str, int], BankItem] = {}
 
-    @classmethod
-    def for_training(cls, root, weights, model, settings: fdd.FDDSettings, guidance: fdd.Guidance, data_seed: int = 0,
-                     stream=None):
-        """Training items from `data_seed`, probe items from `data_seed + 1`, both drawn from
-        `stream` = (stream_fn, description) (default: the synthetic world's, `synth_stream`)."""
-        stream_fn, description = stream or synth_stream(model.config.resolution, model.config.num_frames)
-        return cls(root, weights, model, settings, guidance,
-                   {"train": StreamItems(stream_fn, data_seed, description),
-                    "probe": StreamItems(stream_fn, data_seed + 1, description)})
+    def size(self, split: str) -> int | None:
+        """How many distinct items the split's source holds (None: endless, as a stream)."""
+        source = self.sources.get(split)
+        return None if source is None or not hasattr(source, "__len__") else len(source)
 
     def path(self, split: str, index: int) -> Path:
         return self.dir / split / f"{index:06d}.safetensors"
@@ -202,6 +205,8 @@ def main() -> None:
     p.add_argument("--items", type=int, default=384, help="training items (indices 0 .. N-1)")
     p.add_argument("--probe-items", type=int, default=32, help="held-out probe items")
     p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--data", default="", help="items from your videos (reference.fdd_data; default: the synthetic world)")
+    p.add_argument("--data-stride", type=int, default=2, help="with --data: take every N-th frame of a video")
     p.add_argument("--teacher-sample-steps", type=int, default=fdd.FDDSettings.teacher_sample_steps)
     p.add_argument("--first-frame-steps", type=int, default=fdd.FDDSettings.first_frame_steps)
     p.add_argument("--part", default="0/1", help="K/N: make every N-th missing item starting at K (parallel builds)")
@@ -213,10 +218,19 @@ def main() -> None:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = EVEModel.from_pretrained(args.weights, require=("edit_adapter", "video_adapter")).to(device)
     settings = fdd.FDDSettings(teacher_sample_steps=args.teacher_sample_steps, first_frame_steps=args.first_frame_steps)
-    bank = TeacherBank.for_training(args.root, args.weights, model, settings,
-                                    fdd.resolve_guidance(settings, model.config.sampling), args.data_seed)
-    made = {split: bank.build(split, range(count)[k::n])
-            for split, count in (("train", args.items), ("probe", args.probe_items))}
+    if args.data:
+        from reference.fdd_data import ClipPolicy, video_sources
+
+        policy = ClipPolicy(model.config.num_frames, args.data_stride, model.config.resolution)
+        sources, report = video_sources(args.data, policy, args.probe_items, args.data_seed)
+        print(report.line(), flush=True)
+    else:
+        sources = synth_sources(model, args.data_seed)
+    bank = TeacherBank(args.root, args.weights, model, settings, fdd.resolve_guidance(settings, model.config.sampling),
+                       sources)
+    counts = {split: min(count, bank.size(split) or count) for split, count in
+              (("train", args.items), ("probe", args.probe_items)) if split in sources}
+    made = {split: bank.build(split, range(count)[k::n]) for split, count in counts.items()}
     print(json.dumps({"bank": str(bank.dir), "made": made, **{k: v for k, v in bank.facts.items() if k != "splits"}}))
 
 

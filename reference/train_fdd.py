@@ -45,7 +45,7 @@ from reference.run_folder import (
     truncate_log,
     write_train_config,
 )
-from reference.teacher_bank import TeacherBank
+from reference.teacher_bank import TeacherBank, synth_sources
 from reference.training import TrainConfig, release_accelerator_state
 
 
@@ -80,8 +80,14 @@ class FDDTrainConfig(FDDSettings, TrainConfig):
     """training items: the student draws them in a fresh random order every pass"""
     probe_items: int = 48
     """held-out items D is measured on (`fdd.probe`)"""
+    data: str = ""
+    """train on your own videos: a JSONL / CSV of rows (video, instruction, target_caption, task) or
+    the TGVE+ parquet (evaluation data: warned); reference.fdd_data. Default: the synthetic world"""
+    data_stride: int = 2
+    """with --data: a clip takes every data_stride-th frame of its video"""
     data_seed: int = 0
-    """which items the bank holds (the probe split takes data_seed + 1); the same for every seed and ablation"""
+    """which items the bank holds (synth: the probe split takes data_seed + 1; --data: which rows are
+    held out); the same for every seed and ablation"""
     init_from: str = ""
     """a checkpoint folder of another run (…/checkpoints/step_N) to start this run from, with that
     run's log up to N; for ablations that share the student's SDS-only phase"""
@@ -111,19 +117,19 @@ def _seed(cfg: FDDTrainConfig, step: int, process: int, stream: int = 0) -> int:
     return (cfg.seed + 1_000_003 * step) * 31 + 7919 * process + stream
 
 
-def item_indices(cfg: FDDTrainConfig, step: int, micro: int, accum: int, process: int = 0,
+def item_indices(seed: int, num_items: int, step: int, micro: int, accum: int, process: int = 0,
                  num_processes: int = 1) -> list[list[int]]:
     """The bank items of an iteration's micro-batches: consecutive positions in a sequence of passes
-    over the training items, each pass in an order seeded by (seed, pass), so resuming at any
-    iteration draws exactly the items an uninterrupted run drew there."""
+    over the `num_items` training items, each pass in an order seeded by (seed, pass), so resuming
+    at any iteration draws exactly the items an uninterrupted run drew there."""
     per_step = micro * accum * num_processes
     out = []
     for j in range(accum):
         batch = []
         for m in range(micro):
             pos = step * per_step + (process * accum + j) * micro + m
-            order = torch.randperm(cfg.bank_items, generator=torch.Generator().manual_seed(cfg.seed * 7_777 + pos // cfg.bank_items))
-            batch.append(int(order[pos % cfg.bank_items]))
+            order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed * 7_777 + pos // num_items))
+            batch.append(int(order[pos % num_items]))
         out.append(batch)
     return out
 
@@ -171,6 +177,9 @@ class Session:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     accelerator: object
+    num_items: int  # training items drawn (bank_items, or fewer where the data holds fewer)
+    num_probe: int  # held-out items D is measured on
+    data_report: object = None  # reference.fdd_data.DataReport with --data
 
 
 def setup(cfg: FDDTrainConfig, accelerator, stream=None) -> Session:
@@ -189,7 +198,16 @@ def setup(cfg: FDDTrainConfig, accelerator, stream=None) -> Session:
     disc = Discriminators(features.channels(), model.backbone.text_encoder.config.hidden_size,
                           max(32, model.config.num_frames)).to(accelerator.device)
     guidance = fdd.resolve_guidance(cfg, model.config.sampling)
-    bank = TeacherBank.for_training(cfg.bank_root, cfg.weights, model, cfg, guidance, cfg.data_seed, stream)
+    report = None
+    if cfg.data:
+        from reference.fdd_data import ClipPolicy, video_sources
+
+        policy = ClipPolicy(model.config.num_frames, cfg.data_stride, model.config.resolution)
+        sources, report = video_sources(cfg.data, policy, cfg.probe_items, cfg.data_seed)
+        accelerator.print(report.line())
+    else:
+        sources = synth_sources(model, cfg.data_seed, stream)
+    bank = TeacherBank(cfg.bank_root, cfg.weights, model, cfg, guidance, sources)
     # a student sample is shaped like the video teacher's clip of an item (the data's window)
     replay = fdd.ReplayBuffer(cfg.replay_size, tuple(bank.get("train", 0).clip.shape)).to(accelerator.device)
     student_params = student.trainable()
@@ -199,7 +217,10 @@ def setup(cfg: FDDTrainConfig, accelerator, stream=None) -> Session:
     # a forward through it; gradients are averaged by hand (_average_gradients)
     accelerator.prepare_model(Trainable(student_params, disc, replay), evaluation_mode=True)
     opt_g, opt_d = accelerator.prepare(opt_g, opt_d)
-    return Session(model, student, features, disc, replay, bank, guidance, opt_g, opt_d, accelerator)
+    num_items = min(cfg.bank_items, bank.size("train") or cfg.bank_items)
+    num_probe = min(cfg.probe_items, bank.size("probe") or cfg.probe_items) if "probe" in sources else 0
+    return Session(model, student, features, disc, replay, bank, guidance, opt_g, opt_d, accelerator, num_items,
+                   num_probe, report)
 
 
 def _branch(cfg: FDDTrainConfig, out: Path) -> None:
@@ -244,17 +265,20 @@ def train(cfg: FDDTrainConfig, stream_fn=None) -> dict:
     if not cfg.export_only and accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         write_train_config(out, cfg)
-        facts = {"weights": str(weights), "name": cfg.name, "bank": str(session.bank.dir)}
+        facts = {"weights": str(weights), "name": cfg.name, "bank": str(session.bank.dir), "items": session.num_items}
+        if session.data_report is not None:
+            facts["data"] = session.data_report.as_dict()
         if cfg.init_from:
             facts["branched_from"] = cfg.init_from
         start_run_record(out, facts, fresh=ckpt is None or branched)
         if ckpt is not None:
             truncate_log(log_path, step)
-    probe_items = [session.bank.get("probe", i).as_dict() for i in range(cfg.probe_items)] if cfg.adversarial else []
+    probe_items = [session.bank.get("probe", i).as_dict() for i in range(session.num_probe)] if cfg.adversarial else []
     t0 = time.time()
     last = {}
     while step < cfg.steps and not cfg.export_only:
-        indices = item_indices(cfg, step, micro, accum, accelerator.process_index, accelerator.num_processes)
+        indices = item_indices(cfg.seed, session.num_items, step, micro, accum, accelerator.process_index,
+                               accelerator.num_processes)
         last = iteration(cfg, session, indices, step)
         step += 1
         if _probe_due(cfg, step) and probe_items:

@@ -46,3 +46,43 @@ def write_sd15_format_dirs(root):
                        motion_num_attention_heads=2, motion_max_seq_length=32)
     ma.save_pretrained(root / "motion_adapter")
     return bb, cn, ma
+
+
+def write_sd15_layout_dirs(root):
+    """Like `write_sd15_format_dirs`, in Stable Diffusion 1.5's layout at a tiny width: a 4-level UNet
+    (three cross-attention levels and a plain one), an 8x VAE, a pixel-conditioned ControlNet whose
+    condition embedding downsamples 8x, and a 4-block MotionAdapter (AnimateDiff's shape, not
+    first-frame conditioned). 64 px frames, 8 x 8 latents."""
+    from diffusers import ControlNetModel, MotionAdapter, PNDMScheduler
+
+    from eve_bench.encoders.clip_bpe import save_clip_tokenizer
+    from reference.backbone import Backbone
+    from reference.presets import get_preset
+
+    root = Path(root)
+    preset = get_preset("tiny")
+    channels = (16, 16, 32, 32)
+    preset.unet.update(block_out_channels=channels, sample_size=8, norm_num_groups=8,
+                       down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                       up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+                       attention_head_dim=tuple(c // 16 for c in channels))
+    preset.vae.update(block_out_channels=(8, 16, 16, 16), down_block_types=("DownEncoderBlock2D",) * 4,
+                      up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=8, sample_size=64)
+    bb = Backbone.from_preset(preset, seed=3)
+    base = root / "sd15"
+    bb.unet.save_pretrained(base / "unet")
+    bb.vae.save_pretrained(base / "vae")
+    bb.text_encoder.save_pretrained(base / "text_encoder")
+    PNDMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, steps_offset=1,
+                  skip_prk_steps=True).save_pretrained(base / "scheduler")
+    save_clip_tokenizer(base / "tokenizer", num_merges=2000, model_max_length=77)
+    torch.manual_seed(4)
+    cn = ControlNetModel.from_unet(bb.unet, conditioning_embedding_out_channels=(8, 8, 16, 16))
+    with torch.no_grad():
+        for p in cn.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    cn.save_pretrained(root / "control_v11e_ip2p")
+    ma = MotionAdapter(block_out_channels=channels, motion_layers_per_block=1, motion_norm_num_groups=8,
+                       motion_num_attention_heads=2, motion_max_seq_length=32)
+    ma.save_pretrained(root / "motion_adapter")
+    return bb, cn, ma

@@ -144,7 +144,7 @@ def report(results: dict, views: dict, header: str) -> str:
 def main() -> None:
     from reference.checkpoint import EVEModel
     from reference.student import Student, load_student, student_folder
-    from reference.teacher_bank import TeacherBank
+    from reference.teacher_bank import TeacherBank, synth_sources
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default="reference/weights/synth")
@@ -168,7 +168,7 @@ def main() -> None:
     base = fdd.FDDSettings(teacher_sample_steps=args.teacher_sample_steps, first_frame_steps=args.first_frame_steps)
     model = EVEModel.from_pretrained(args.weights, require=("edit_adapter", "video_adapter"))
     guidance = fdd.resolve_guidance(base, model.config.sampling)
-    bank = TeacherBank.for_training(args.bank_root, args.weights, model, base, guidance)
+    bank = TeacherBank(args.bank_root, args.weights, model, base, guidance, synth_sources(model))
     train_items = [bank.get("train", i).as_dict() for i in range(args.train_items)]
     probe_items = [bank.get("probe", i).as_dict() for i in range(args.probe_items)]
     aligned = load_student(EVEModel.from_pretrained(args.weights), Path(args.weights) / student_folder(args.student))
