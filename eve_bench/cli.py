@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tgve-plus", nargs="*", default=[], metavar="RUN", help="runs on tgve-plus to put beside the published TGVE+ rows")
     p.add_argument("--validity-videos", type=int, default=0, metavar="N",
                    help="also check the ground-truth preference criteria on graded outputs of N synth videos (criteria-validity.md)")
+    p.add_argument("--vlm-judged", nargs="*", default=[], metavar="JUDGE_JSON",
+                   help="judge.json tables of `eve-bench judge` (EVE's run against another): VLM-judged columns beside the human ones")
 
     p = sub.add_parser("validity", help="measure how well each metric tracks the synth suite's ground truth",
                        description="Score outputs of graded quality (ground truth, noise, flicker, shuffled frames, partial and "
@@ -364,7 +366,7 @@ def _cmd_paper_tables(args) -> int:
         ablations[row] = Path(run_dir)
     cfg = PaperTablesConfig(out=Path(args.out), eve=Path(args.eve) if args.eve else None, synth=[Path(p) for p in args.synth],
                             ablations=ablations, tgve=[Path(p) for p in args.tgve], tgve_plus=[Path(p) for p in args.tgve_plus],
-                            validity_videos=args.validity_videos)
+                            validity_videos=args.validity_videos, vlm_judged=[Path(p) for p in args.vlm_judged])
     for path in write_paper_tables(cfg):
         print(path)
     return 0

@@ -184,3 +184,35 @@ def test_missing_weights_one_line_error_in_under_5_seconds(command, tmp_path):
     assert line.startswith("eve-bench: error:") and "not available locally" in line
     assert "hf download Qwen/Qwen2.5-VL-3B-Instruct" in line and "HF_HUB_OFFLINE=1" in line
     assert seconds < 5, seconds
+
+
+def test_validity_runs_the_vlm_metrics_only_when_their_weights_are_given(tiny_vlm, monkeypatch):
+    import eve_bench.reports.validity as validity
+
+    monkeypatch.setattr(validity, "VARIANTS", validity.VARIANTS[:2])
+    monkeypatch.setattr(validity.METRICS, "names", lambda: ["source_mae", *VLM])
+    rows, skipped = validity.score_variants(n_videos=1)
+    assert set(skipped) == set(VLM) and "--metric-args vlm_text.model=DIR" in skipped["vlm_text"]
+    assert not set(VLM) & set(rows[0])
+    given = MetricOptions(metric_args={n: {"model": str(tiny_vlm), "frames": 2} for n in VLM})
+    rows, skipped = validity.score_variants(n_videos=1, options=given)
+    assert not skipped and len(rows) == 14 and all(1 <= r[n] <= 5 for r in rows for n in VLM)
+    md = validity.render_markdown(validity.correlations(rows), rows, skipped, "eve-bench validity --vlm-model DIR")
+    assert "| vlm_text |" in md and validity.VLM_READING in md
+
+
+def test_paper_tables_show_vlm_judged_columns(runs, tiny_vlm, tmp_path):
+    from eve_bench.reports.paper_tables import PaperTablesConfig, preference_cells, write_paper_tables
+    from eve_bench.tables import md_cell
+
+    identity, noisy = runs[0], runs[2]
+    # Judged with EVE's run second: the table mirrors it into "% preferring EVE".
+    pair = _judge([noisy, identity], tiny_vlm, tmp_path / "judge")["pairs"][0]
+    write_paper_tables(PaperTablesConfig(out=tmp_path / "tables", eve=identity, synth=[noisy],
+                                         vlm_judged=[tmp_path / "judge" / "judge.json"]))
+    md = (tmp_path / "tables" / "table1-synth.md").read_text()
+    assert "| VLM Text | VLM Struct. | VLM Quality | VLM Avg. |" in md and "VLM-judged, not human" in md
+    row = next(line for line in md.splitlines() if line.startswith(f"| {noisy.name} |"))
+    cells = preference_cells(Preference.from_dict(pair["preference"]).mirrored())
+    assert row.endswith(" | ".join(md_cell(c) for c in cells) + " |")  # the last four columns
+    assert "| VLM Avg. |" in (tmp_path / "tables" / "table2-synth.md").read_text()
