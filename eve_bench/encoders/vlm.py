@@ -180,11 +180,15 @@ class VlmJudge:
         # The fps of the frames shown is len(indices) / num_frames * fps (VideoMetadata.sampled_fps).
         return _Shown(frames, {"total_num_frames": video.num_frames, "fps": float(video.fps), "frames_indices": indices})
 
-    def _forward(self, prompts: list[Prompt], shown: list[list[_Shown]], answers: Sequence[str]) -> np.ndarray:
+    def encode(self, prompts: Sequence[Prompt]) -> dict:
+        """What the model is given for these prompts: the processor's tensors, on the device
+        (benchmarks time the model on them)."""
+        return self._inputs(prompts, [[self._show(v) for v in p.videos] for p in prompts])
+
+    def _inputs(self, prompts: Sequence[Prompt], shown: list[list[_Shown]]) -> dict:
         import torch
 
-        model, processor, logits_to_keep = self._parts()
-        token_ids = self._answer_ids(processor, answers)
+        processor = self._parts()[1]
         texts = [processor.apply_chat_template(self._messages(p, s), tokenize=False, add_generation_prompt=True)
                  for p, s in zip(prompts, shown)]
         videos = [v for s in shown for v in s]
@@ -195,8 +199,15 @@ class VlmJudge:
             inputs = processor(text=texts, images=[f for v in videos for f in v.frames], padding=True, return_tensors="pt")
         dtype = torch_dtype(self.settings.precision)
         # Pixels in the model's dtype; every other tensor (ids, masks, time steps) as it is.
-        inputs = {k: v.to(self.device, dtype) if k.startswith("pixel_values") else v.to(self.device)
-                  for k, v in inputs.items() if hasattr(v, "to")}
+        return {k: v.to(self.device, dtype) if k.startswith("pixel_values") else v.to(self.device)
+                for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+
+    def _forward(self, prompts: list[Prompt], shown: list[list[_Shown]], answers: Sequence[str]) -> np.ndarray:
+        import torch
+
+        model, processor, logits_to_keep = self._parts()
+        token_ids = self._answer_ids(processor, answers)
+        inputs = self._inputs(prompts, shown)
         with torch.inference_mode():
             logits = model(**inputs, **({"logits_to_keep": 1} if logits_to_keep else {})).logits[:, -1, :]
         self.forward_passes += 1

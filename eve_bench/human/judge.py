@@ -147,7 +147,8 @@ def run_pairs(run_dirs: Sequence[str], summary: dict) -> tuple[list[str], Iterat
     if not samples:
         raise ValueError(f"cannot rebuild the {summary['suite']} samples of {run_dirs[0]} here (its data is not on "
                          "this machine, or the suite was made with other arguments); the judge needs the input videos")
-    outputs = [{r.key: Path(d) / r.output for r in load_records(d) if r.status == "ok" and r.output} for d in run_dirs]
+    outputs = [{r.key: _frames_dir(d, r.output) for r in load_records(d) if r.status == "ok" and r.output}
+               for d in run_dirs]
     keys = [k for k in samples if k in outputs[0] and k in outputs[1]]
     if not keys:
         raise ValueError(f"{run_dirs[0]} and {run_dirs[1]} have no scored sample in common")
@@ -160,6 +161,13 @@ def run_pairs(run_dirs: Sequence[str], summary: dict) -> tuple[list[str], Iterat
             yield Pair(key, samples[key], source, a, b)
 
     return keys, pairs()
+
+
+def _frames_dir(run_dir: str, output: str) -> Path:
+    """A record's frames: `run` writes them inside the run folder (a relative path), `eval` names
+    the submission's folder as it was given."""
+    inside = Path(run_dir) / output
+    return inside if inside.is_dir() else Path(output)
 
 
 def _chunks(items: Iterator, n: int) -> Iterator[list]:

@@ -73,7 +73,8 @@ def _definition(question: Question) -> str:
     return (f"EVE's human question '{question.name}' asked of a vision-language model ({DEFAULT_VLM} by default, "
             "--vlm-model): shown the input and edited videos (frames sampled uniformly), the instruction and the "
             "output caption, the expectation of its answer 1-5 under its next-token probabilities of '1'..'5' "
-            "(renormalised over them; nothing sampled), in [1, 5]. Prompts: eve_bench/encoders/prompts/vlm-v1.yaml.")
+            "(renormalised over them; nothing sampled), in [1, 5]. Prompts: eve_bench/encoders/prompts/vlm-v1.yaml "
+            "unless the option prompts names another version.")
 
 
 class VlmText(_VlmMetric):
