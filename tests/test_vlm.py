@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from eve_bench.encoders.vlm_prompts import PROMPTS_DIR, PromptSet
 from eve_bench.errors import WeightsError
 from eve_bench.human.judge import PairJudge, graded_checks
 from eve_bench.metrics import MetricInput, MetricOptions, build_metrics
+from eve_bench.questions import QUESTIONS
 from eve_bench.reports.gt_preference import KNOWN_ORDER, KNOWN_TIES, Preference
 from eve_bench.run.config import RunConfig, SuiteSelection
 from eve_bench.run.results import load_records
@@ -74,6 +76,27 @@ def test_scores_are_finite_in_1_to_5_and_deterministic(tiny_vlm):
     single = _scores(tiny_vlm, batch_size=1)
     for name in VLM:
         np.testing.assert_allclose(single[name], first[name], atol=1e-5)
+
+
+def test_answers_are_cached_by_what_the_model_is_shown(tiny_vlm, tmp_path):
+    prompts = PromptSet.load()
+    asked = [prompts.rating(QUESTIONS[0], it.sample.instruction, it.sample.target_caption, it.source, it.edited)
+             for it in _items()]
+
+    def judge():
+        return VlmJudge(tiny_vlm, VlmSettings(frames=3), cache=EmbeddingCache(tmp_path / "cache"))
+
+    first = judge()
+    values = first.ask(asked, prompts.rate.answers)
+    assert first.forward_passes == 1 and np.allclose(values.sum(axis=1), 1)
+    again = judge()
+    np.testing.assert_array_equal(again.ask(asked, prompts.rate.answers), values)
+    assert again.forward_passes == 0
+    # The same frames at another frame rate are other time positions: asked afresh.
+    slower = [replace(p, parts=tuple(replace(x, fps=x.fps / 2) if isinstance(x, Video) else x for x in p.parts))
+              for p in asked]
+    again.ask(slower, prompts.rate.answers)
+    assert again.forward_passes == 1
 
 
 def test_images_input_and_pixel_budget(tiny_vlm):

@@ -160,8 +160,10 @@ class VlmJudge:
         """(len(prompts), len(answers)) float64: each prompt's next-token probabilities of `answers`,
         renormalised to sum to 1 over them."""
         shown = [[self._show(v) for v in p.videos] for p in prompts]
+        # Exactly what the model is shown: the texts, the frames, and their timing (Qwen's time positions).
         keys = [json_hash([list(answers), p.system, [x if isinstance(x, str) else None for x in p.parts],
-                           [content_hash(s.frames) for s in videos]], length=64) for p, videos in zip(prompts, shown)]
+                           [[content_hash(s.frames), s.metadata] for s in videos]], length=64)
+                for p, videos in zip(prompts, shown)]
         out: list[np.ndarray | None] = [self.cache.get(self.id, k) for k in keys]
         todo = [i for i, v in enumerate(out) if v is None]
         frames_each = max(1, sum(len(s.frames) for s in shown[0])) if prompts else 1
