@@ -416,8 +416,7 @@ def _cmd_judge(args) -> int:
     out = Path(args.out)
     written = []
     if args.runs:
-        text, written = write_judge(JudgeConfig(tuple(args.runs), args.model, out, settings, args.prompts, args.device,
-                                                args.batch_size, progress=not args.quiet), judge)
+        text, written = write_judge(JudgeConfig(tuple(args.runs), args.model, out, progress=not args.quiet), judge)
         print(text)
     if args.validity_videos:
         command = f"eve-bench judge --model {args.model} --out {args.out} --validity-videos {args.validity_videos}"

@@ -50,13 +50,11 @@ SAMPLES_PER_CHUNK = 8  # samples whose videos are held in memory at once
 
 @dataclass(frozen=True)
 class JudgeConfig:
+    """Which runs to judge and where the tables go; what judges them is a `PairJudge`."""
+
     runs: tuple[str, str]  # A, B: run folders on the same suite, as given on the command line
-    model: str  # VLM weights: a folder or a hub id in the local HF cache
+    model: str  # the VLM weights as named (a folder or a cached hub id), for the tables' text
     out: Path
-    settings: VlmSettings = VlmSettings()
-    prompts: str | None = None  # a shipped prompt version or a YAML file; None: the default
-    device: str = "cpu"
-    batch_size: int = 32  # frames per forward pass
     progress: bool = True
 
 
@@ -220,7 +218,7 @@ def write_judge(cfg: JudgeConfig, judge: PairJudge) -> tuple[str, list[Path]]:
     probabilities) in `cfg.out`."""
     report, judgements = judge_runs(cfg, judge)
     text = render_markdown(report, judge, cfg.model)
-    meta = {"judge": judge.id, "model": cfg.model, "prompts": judge.prompts.id, "settings": asdict(cfg.settings)}
+    meta = {"judge": judge.id, "model": cfg.model, "prompts": judge.prompts.id, "settings": asdict(judge.judge.settings)}
     written = write_tables(cfg.out, "judge", text, [report], meta)
     written.append(cfg.out / "judgements.csv")
     atomic_write_text(written[-1], csv_table(
