@@ -239,3 +239,7 @@ def test_paper_tables_show_vlm_judged_columns(runs, tiny_vlm, tmp_path):
     cells = preference_cells(Preference.from_dict(pair["preference"]).mirrored())
     assert row.endswith(" | ".join(md_cell(c) for c in cells) + " |")  # the last four columns
     assert "| VLM Avg. |" in (tmp_path / "tables" / "table2-synth.md").read_text()
+    human = tmp_path / "human_eval.json"  # the same form, from people: refused as VLM-judged
+    human.write_text(json.dumps({"db": "votes.sqlite", "pairs": [pair]}))
+    with pytest.raises(ValueError, match="not a judge.json"):
+        write_paper_tables(PaperTablesConfig(out=tmp_path / "tables", vlm_judged=[human]))

@@ -67,7 +67,10 @@ def load_judged(paths: list[Path]) -> dict[tuple[str, str], Preference]:
     (judge.json), each pair also under (B, A), mirrored."""
     judged = {}
     for path in paths:
-        for pair in json.loads(Path(path).read_text())["pairs"]:
+        table = json.loads(Path(path).read_text())
+        if "judge" not in table:  # a human report's table has the same form: never label it VLM-judged
+            raise ValueError(f"--vlm-judged {path}: not a judge.json of eve-bench judge")
+        for pair in table["pairs"]:
             a, b = (str(Path(pair[side]["path"]).resolve()) for side in ("a", "b"))
             pref = Preference.from_dict(pair["preference"])
             judged[a, b], judged[b, a] = pref, pref.mirrored()
