@@ -1,4 +1,4 @@
-"""`eve-bench` command line: run, eval, list, leaderboard, paper-tables, validity, convert-viclip, human, synth."""
+"""`eve-bench` command line: run, eval, list, leaderboard, paper-tables, validity, convert-viclip, human, judge, synth."""
 
 from __future__ import annotations
 
@@ -104,6 +104,7 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--viclip-model", help="ViCLIP weights: an eve-bench ViCLIP folder or safetensors file (eve-bench convert-viclip makes one from a .pth)")
     g.add_argument("--viclip-preprocess", default="", metavar="K=V,...",
                    help="ViCLIP frame sampling and pixels, e.g. sampling=middle,recipe=internvid (default uniform, clip)")
+    g.add_argument("--vlm-model", help="VLM judge weights for vlm_text, vlm_structure, vlm_quality: local folder or cached hub id")
     g.add_argument("--batch-size", type=int, default=32, help="frames per encoder batch; default 32")
     g.add_argument("--device", default="cpu", help="torch device for the model (run) and the metrics, e.g. cuda; default cpu")
 
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tgve-plus", nargs="*", default=[], metavar="RUN", help="runs on tgve-plus to put beside the published TGVE+ rows")
     p.add_argument("--validity-videos", type=int, default=0, metavar="N",
                    help="also check the ground-truth preference criteria on graded outputs of N synth videos (criteria-validity.md)")
+    p.add_argument("--vlm-judged", nargs="*", default=[], metavar="JUDGE_JSON",
+                   help="judge.json tables of `eve-bench judge` (EVE's run against another): VLM-judged columns beside the human ones")
 
     p = sub.add_parser("validity", help="measure how well each metric tracks the synth suite's ground truth",
                        description="Score outputs of graded quality (ground truth, noise, flicker, shuffled frames, partial and "
@@ -202,7 +205,29 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--ties", action="store_true", help="let raters answer 'tie'")
     hp = human_sub.add_parser("report", help="the votes as EVE's human table (% preferring A per question, Avg.), with intervals and agreement")
     hp.add_argument("--db", required=True, help="the votes database of eve-bench human serve")
-    hp.add_argument("--out", help="folder for human_eval.md, human_eval.csv and votes.csv (every vote)")
+    hp.add_argument("--out", help="folder for human_eval.md, .csv, .json and votes.csv (every vote)")
+
+    p = sub.add_parser("judge", help="pairwise VLM judge of two runs (EVE's human protocol asked of a local VLM): "
+                                     "% preferring A per question, as `human report` writes it",
+                       description="Ask a local vision-language model the human study's three questions about every "
+                                   "sample two runs both scored, in both orders, and write the human report's table "
+                                   "(judge.md, .csv, .json) and every answer's probabilities (judgements.csv). With "
+                                   "--validity-videos, also judge graded outputs of known order (judge-validity.md). "
+                                   "See docs/metrics-vlm.md.")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="RUN_A RUN_B: two run folders on the same suite")
+    p.add_argument("--model", required=True, help="VLM weights: a local folder or a hub id in the local HF cache "
+                                                  "(any image-text-to-text model with a chat template; safetensors)")
+    p.add_argument("--out", required=True, help="folder for the tables")
+    p.add_argument("--frames", type=int, help="frames per video, spread uniformly (default: as the vlm_* metrics)")
+    p.add_argument("--max-pixels", type=int, help="pixels per frame at most, the memory option (default: as the vlm_* metrics)")
+    p.add_argument("--input", help="videos shown as 'video' (default) or 'images' (for models without video input)")
+    p.add_argument("--prompts", help="prompt version shipped with eve-bench (default v1) or a YAML file")
+    p.add_argument("--validity-videos", type=int, default=0, metavar="N",
+                   help="also judge graded outputs of N synth videos whose order is known (judge-validity.md)")
+    p.add_argument("--precision", choices=CHOICES, default="fp32", help="the model's dtype: fp32 (default), bf16, fp16, auto")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda; default cpu")
+    p.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (a prompt shows 3 videos); default 32")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("synth", help="the synthetic suite: preview it")
     synth_sub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
@@ -234,6 +259,7 @@ def _metric_options(args):
 
     family_args = {"clip.model": args.clip_model, "pickscore.model": args.pickscore_model,
                    "pickscore.processor": args.pickscore_processor, "viclip.model": args.viclip_model,
+                   "vlm.model": args.vlm_model,
                    **{f"viclip.{k}": v for k, v in parse_kv_args(args.viclip_preprocess).items()}}
     return MetricOptions(batch_size=args.batch_size, precision=args.precision,
                          metric_args=with_family_args(parse_metric_args(args.metric_args), family_args))
@@ -340,7 +366,7 @@ def _cmd_paper_tables(args) -> int:
         ablations[row] = Path(run_dir)
     cfg = PaperTablesConfig(out=Path(args.out), eve=Path(args.eve) if args.eve else None, synth=[Path(p) for p in args.synth],
                             ablations=ablations, tgve=[Path(p) for p in args.tgve], tgve_plus=[Path(p) for p in args.tgve_plus],
-                            validity_videos=args.validity_videos)
+                            validity_videos=args.validity_videos, vlm_judged=[Path(p) for p in args.vlm_judged])
     for path in write_paper_tables(cfg):
         print(path)
     return 0
@@ -376,6 +402,30 @@ def _cmd_human(args) -> int:
     return 0
 
 
+def _cmd_judge(args) -> int:
+    from eve_bench.encoders.precision import resolve
+    from eve_bench.encoders.vlm import VlmSettings
+    from eve_bench.human.judge import JudgeConfig, PairJudge, write_graded, write_judge
+
+    if not args.runs and not args.validity_videos:
+        raise ValueError("eve-bench judge: give two run folders, --validity-videos N, or both")
+    settings = VlmSettings(**{k: v for k, v in (("frames", args.frames), ("max_pixels", args.max_pixels),
+                                                ("input", args.input)) if v is not None},
+                           precision=resolve(args.precision, args.device))
+    judge = PairJudge.load(args.model, settings, args.prompts, args.device, args.batch_size)
+    out = Path(args.out)
+    written = []
+    if args.runs:
+        text, written = write_judge(JudgeConfig(tuple(args.runs), args.model, out, progress=not args.quiet), judge)
+        print(text)
+    if args.validity_videos:
+        command = f"eve-bench judge --model {args.model} --out {args.out} --validity-videos {args.validity_videos}"
+        written += write_graded(judge, out, args.validity_videos, 0, command)
+    for path in written:
+        print(path)
+    return 0
+
+
 def _cmd_synth(args) -> int:
     from eve_bench.synth.preview import write_contact_sheet
 
@@ -386,7 +436,7 @@ def _cmd_synth(args) -> int:
 
 COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard": _cmd_leaderboard,
             "paper-tables": _cmd_paper_tables, "validity": _cmd_validity,
-            "convert-viclip": _cmd_convert_viclip, "human": _cmd_human, "synth": _cmd_synth}
+            "convert-viclip": _cmd_convert_viclip, "human": _cmd_human, "judge": _cmd_judge, "synth": _cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

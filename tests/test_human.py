@@ -21,6 +21,7 @@ from eve_bench.human.server import ServeConfig
 from eve_bench.human.store import Store
 from eve_bench.human.study import load_study
 from eve_bench.questions import QUESTION_IDS
+from eve_bench.reports.gt_preference import Preference
 from page_runs import serving, synth_runs
 
 TESTS = Path(__file__).parent
@@ -186,6 +187,9 @@ def test_thirty_votes_two_raters_three_runs_killed_server_report_matches(runs, t
     assert "| Text (% A) |" in text and "Krippendorff" in text
     assert len((tmp_path / "report" / "votes.csv").read_text().splitlines()) == 31
     assert len((tmp_path / "report" / "human_eval.csv").read_text().splitlines()) == 4
+    table = json.loads((tmp_path / "report" / "human_eval.json").read_text())
+    assert table["raters"] == ["ann", "bob"] and [p["votes"] for p in table["pairs"]] == [p.votes for p in reports]
+    assert [Preference.from_dict(p["preference"]) for p in table["pairs"]] == [p.preference for p in reports]
 
 
 def test_agreement_perfect_chance_and_undefined():

@@ -18,8 +18,9 @@ for chance and allows any number of raters per item.
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,28 +80,41 @@ def load_votes(db: Path) -> tuple[list[Run], bool, list[Vote]]:
     return runs, ties, [Vote(r[0], r[1], r[2], r[3], r[4], r[5], dict(zip(QUESTION_IDS, r[6:9])), r[9]) for r in rows]
 
 
+def _sums(votes: list[Vote], questions) -> np.ndarray:
+    """Per sample (sorted) and question: the sum of the judgements' scores (A 1, tie 0.5, B 0) and
+    their number, in columns 2j and 2j + 1."""
+    row = {s: i for i, s in enumerate(sorted({v.sample for v in votes}))}
+    data = np.zeros((len(row), 2 * len(questions)))
+    for v in votes:
+        for j, q in enumerate(questions):
+            data[row[v.sample], 2 * j] += SCORE[v.answers[q.id]]
+            data[row[v.sample], 2 * j + 1] += 1
+    return data
+
+
+def _share(j: int):
+    """The % preferring A on question j of `_sums` columns, for the bootstrap."""
+    return lambda x: 100 * x[..., 2 * j].sum(axis=-1) / x[..., 2 * j + 1].sum(axis=-1)
+
+
+def _result(votes: list[Vote], data: np.ndarray, j: int, question) -> QuestionResult:
+    counts = Counter(v.answers[question.id] for v in votes)
+    return QuestionResult(question.name, counts["a"], counts["tie"], counts["b"], bootstrap_interval(data, _share(j)),
+                          sign_test(counts["a"], counts["b"]))
+
+
 def preference(votes: list[Vote]) -> Preference:
     """A against B over these votes: per question wins / ties / losses and the share preferring A,
     with a bootstrap interval over samples."""
-    samples = sorted({v.sample for v in votes})
-    row = {s: i for i, s in enumerate(samples)}
-    # Per sample and question: the sum of scores (A 1, tie 0.5, B 0) and the number of judgements.
-    data = np.zeros((len(samples), 2 * len(QUESTIONS)))
-    for v in votes:
-        for j, q in enumerate(QUESTIONS):
-            data[row[v.sample], 2 * j] += SCORE[v.answers[q.id]]
-            data[row[v.sample], 2 * j + 1] += 1
+    data = _sums(votes, QUESTIONS)
+    results = [_result(votes, data, j, q) for j, q in enumerate(QUESTIONS)]
+    avg = bootstrap_interval(data, lambda x: np.mean([_share(j)(x) for j in range(len(QUESTIONS))], axis=0))
+    return Preference(tuple(results), avg, len(data))
 
-    def share(j: int):
-        return lambda x: 100 * x[..., 2 * j].sum(axis=-1) / x[..., 2 * j + 1].sum(axis=-1)
 
-    results = []
-    for j, q in enumerate(QUESTIONS):
-        counts = Counter(v.answers[q.id] for v in votes)
-        results.append(QuestionResult(q.name, counts["a"], counts["tie"], counts["b"], bootstrap_interval(data, share(j)),
-                                      sign_test(counts["a"], counts["b"])))
-    avg = bootstrap_interval(data, lambda x: np.mean([share(j)(x) for j in range(len(QUESTIONS))], axis=0))
-    return Preference(tuple(results), avg, len(samples))
+def question_result(votes: list[Vote], question) -> QuestionResult:
+    """One question alone over votes that answer it (those of a check that asks only it)."""
+    return _result(votes, _sums(votes, (question,)), 0, question)
 
 
 def agreement(votes: list[Vote], question: str) -> Agreement:
@@ -164,22 +178,45 @@ def render_markdown(db: Path, runs: list[Run], ties: bool, votes: list[Vote], re
     lines += ["", "## Agreement between raters", "",
               "On items (a pair and a sample) judged by two raters or more: % of pairs of raters giving the same answer, "
               "and Krippendorff's alpha (nominal; 1 = perfect, 0 = chance).", ""]
-    lines += md_table(["A", "B", "question", "items", "rater pairs", "agreement %", "alpha"],
-                      [[md_cell(p.a.label), md_cell(p.b.label), q.name, g.items, g.rater_pairs, _fmt(g.percent, ".1f"),
-                        _fmt(g.alpha, ".2f")] for p in reports for g, q in zip(p.agreement, QUESTIONS)], escape=False)
-    lines += ["", "Runs: " + ", ".join(f"{md_cell(r.label)} = `{md_cell(r.path)}`" for r in runs), ""]
+    lines += agreement_table(reports) + ["", runs_line(runs), ""]
     return "\n".join(lines)
 
 
+def agreement_table(reports: list[PairReport]) -> list[str]:
+    return md_table(["A", "B", "question", "items", "rater pairs", "agreement %", "alpha"],
+                    [[md_cell(p.a.label), md_cell(p.b.label), q.name, g.items, g.rater_pairs, _fmt(g.percent, ".1f"),
+                      _fmt(g.alpha, ".2f")] for p in reports for g, q in zip(p.agreement, QUESTIONS)], escape=False)
+
+
+def runs_line(runs: list[Run]) -> str:
+    return "Runs: " + ", ".join(f"{md_cell(r.label)} = `{md_cell(r.path)}`" for r in runs)
+
+
+def pairs_json(reports: list[PairReport]) -> list[dict]:
+    """The table's content for programs: each pair's runs, counts, preference (with intervals) and agreement."""
+    return [{"a": {**asdict(p.a), "label": p.a.label}, "b": {**asdict(p.b), "label": p.b.label}, "votes": p.votes,
+             "preference": p.preference.to_dict(), "agreement": [asdict(g) for g in p.agreement]} for p in reports]
+
+
+def write_tables(out: Path, stem: str, markdown: str, reports: list[PairReport], meta: dict) -> list[Path]:
+    """STEM.md (`markdown`), STEM.csv (the preference table) and STEM.json (`meta` and every pair) in `out`."""
+    written = [out / f"{stem}.md", out / f"{stem}.csv", out / f"{stem}.json"]
+    atomic_write_text(written[0], markdown)
+    atomic_write_text(written[1], csv_table(TABLE_HEADER, table_rows(reports)))
+    atomic_write_text(written[2], json.dumps({**meta, "pairs": pairs_json(reports)}, indent=2) + "\n")
+    return written
+
+
 def write_report(db: Path, out: Path | None) -> tuple[str, list[Path]]:
-    """The report's markdown, and (with `out`) human_eval.md, human_eval.csv (the table) and votes.csv (every vote)."""
+    """The report's markdown, and (with `out`) human_eval.md, .csv (the table), .json (the table with its
+    counts and agreement) and votes.csv (every vote)."""
     runs, ties, votes, reports = build_report(db)
     text = render_markdown(db, runs, ties, votes, reports)
     if out is None:
         return text, []
-    written = [out / "human_eval.md", out / "human_eval.csv", out / "votes.csv"]
-    atomic_write_text(written[0], text)
-    atomic_write_text(written[1], csv_table(TABLE_HEADER, table_rows(reports)))
-    atomic_write_text(written[2], csv_table(VOTE_COLUMNS, [[v.assignment, v.rater, v.run_a, v.run_b, v.sample, v.left_run,
-                                                       *(v.answers[q] for q in QUESTION_IDS), v.created] for v in votes]))
+    written = write_tables(out, "human_eval", text, reports,
+                           {"db": str(db), "ties": ties, "raters": sorted({v.rater for v in votes})})
+    written.append(out / "votes.csv")
+    atomic_write_text(written[-1], csv_table(VOTE_COLUMNS, [[v.assignment, v.rater, v.run_a, v.run_b, v.sample, v.left_run,
+                                                        *(v.answers[q] for q in QUESTION_IDS), v.created] for v in votes]))
     return text, written

@@ -21,6 +21,9 @@ METRICS.register("clip_dir", "eve_bench.metrics.clip:ClipDirection")
 METRICS.register("pick_score", "eve_bench.metrics.clip:PickScore")
 METRICS.register("viclip_out", "eve_bench.metrics.viclip:ViCLIPOut")
 METRICS.register("viclip_dir", "eve_bench.metrics.viclip:ViCLIPDir")
+METRICS.register("vlm_text", "eve_bench.metrics.vlm:VlmText")
+METRICS.register("vlm_structure", "eve_bench.metrics.vlm:VlmStructure")
+METRICS.register("vlm_quality", "eve_bench.metrics.vlm:VlmQuality")
 
 
 def build_metrics(names, options: MetricOptions | None = None) -> list[Metric]:
@@ -37,6 +40,7 @@ FAMILIES = {
     "clip": ("clip_text", "clip_frame", "clip_frame_consecutive", "clip_dir"),
     "pickscore": ("pick_score",),
     "viclip": ("viclip_out", "viclip_dir"),
+    "vlm": ("vlm_text", "vlm_structure", "vlm_quality"),
 }
 
 

@@ -82,6 +82,9 @@ class Metric(ABC):
     # for each metric of its family (metrics/__init__.py, FAMILIES); a per-metric value wins.
     own_options: ClassVar[dict[str, str]] = {}
     set_level: ClassVar[bool] = False  # True: a SetMetric, one value for a set of samples
+    # True: too costly to run unasked (a VLM judge takes seconds per sample). `eve-bench validity`,
+    # which scores every registered metric, runs it only when its `model` option names weights.
+    opt_in: ClassVar[bool] = False
 
     def __init__(self, options: MetricOptions | None = None) -> None:
         self.options = options or MetricOptions()

@@ -14,7 +14,7 @@ of every pair whose order is known by construction. docs/paper_tables.md explain
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Mapping
 
 import numpy as np
@@ -83,6 +83,26 @@ class Preference:
 
     def by_question(self) -> dict[str, QuestionResult]:
         return {q.question: q for q in self.questions}
+
+    def mirrored(self) -> "Preference":
+        """B against A: wins and losses swapped, every share p becomes 100 - p."""
+        return Preference(tuple(replace(q, wins=q.losses, losses=q.wins, share=_mirror(q.share)) for q in self.questions),
+                          _mirror(self.avg), self.n_shared)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preference":
+        def interval(x):
+            return None if x is None else Interval(**x)
+
+        return cls(tuple(QuestionResult(**{**q, "share": interval(q["share"])}) for q in d["questions"]),
+                   interval(d["avg"]), d["n_shared"])
+
+
+def _mirror(share: Interval | None) -> Interval | None:
+    return None if share is None else Interval(100 - share.estimate, 100 - share.high, 100 - share.low, share.n)
 
 
 def outcome(a: float | None, b: float | None, criterion: Criterion) -> float | None:

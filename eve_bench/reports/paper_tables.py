@@ -8,6 +8,9 @@
 - `table2-synth.md`: the ground-truth-judged preference of full EVE against each ablation run,
   with intervals, the paper's human numbers beside them, and whether the paper's ordering holds.
 
+Given tables of `eve-bench judge` (`vlm_judged`, judge.json), both synth tables add VLM-judged
+columns: the same questions asked of a vision-language model, labelled as such, never as human.
+
 Each table has a CSV of its cells and the preference tables a plot. Run folders that do not exist
 (a student not trained yet) become a line saying so, not an error: `leaderboards/paper_tables.sh`
 lists every run the tables can use.
@@ -15,6 +18,7 @@ lists every run the tables can use.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +46,7 @@ class PaperTablesConfig:
     tgve: list[Path] = field(default_factory=list)
     tgve_plus: list[Path] = field(default_factory=list)
     validity_videos: int = 0  # > 0: also check the preference criteria on this many synth videos
+    vlm_judged: list[Path] = field(default_factory=list)  # judge.json files of `eve-bench judge`
 
 
 def _is_run(path: Path | None) -> bool:
@@ -55,6 +60,34 @@ def _missing_line(paths) -> list[str]:
 
 def _pct(share: Interval | None) -> str:
     return "–" if share is None else fmt_ci(share.estimate, share, ".1f")
+
+
+def load_judged(paths: list[Path]) -> dict[tuple[str, str], Preference]:
+    """(run A, run B) as resolved paths -> the VLM-judged preference of `eve-bench judge` tables
+    (judge.json), each pair also under (B, A), mirrored."""
+    judged = {}
+    for path in paths:
+        table = json.loads(Path(path).read_text())
+        if "judge" not in table:  # a human report's table has the same form: never label it VLM-judged
+            raise ValueError(f"--vlm-judged {path}: not a judge.json of eve-bench judge")
+        for pair in table["pairs"]:
+            a, b = (str(Path(pair[side]["path"]).resolve()) for side in ("a", "b"))
+            pref = Preference.from_dict(pair["preference"])
+            judged[a, b], judged[b, a] = pref, pref.mirrored()
+    return judged
+
+
+def _vlm_cells(judged: dict, eve: Path | None, run) -> list[str]:
+    """The VLM-judged preference of EVE against `run`, where tables were given."""
+    if not judged:
+        return []
+    key = (str(Path(eve).resolve()), str(Path(run).resolve())) if eve is not None and run is not None else None
+    return preference_cells(judged.get(key))
+
+
+VLM_SENTENCE = ("Columns marked VLM are VLM-judged, not human: `eve-bench judge` asked a vision-language model the human "
+                "study's three questions in both orders (docs/metrics-vlm.md); % of judgements preferring the first "
+                "run, ties split, with intervals over samples.")
 
 
 def preference_cells(pref: Preference | None) -> list[str]:
@@ -86,13 +119,13 @@ def _label(r: dict) -> str:
     return Path(r["run"]).name
 
 
-def table1_synth(eve: Path | None, others: list[Path]) -> tuple[str, list[str], list[list[str]], list]:
+def table1_synth(eve: Path | None, others: list[Path], judged: dict | None = None) -> tuple[str, list[str], list[list[str]], list]:
     present = [p for p in ([eve] if eve else []) + others if _is_run(p)]
     rows = collect(present)
     has_eve = _is_run(eve)
     eve_outputs = run_outputs(load_records(eve)) if has_eve else None
     header = (["method", "model", "n"] + [c.name + " ↑" for c in PAPER_METRICS] + [m + " ↑" for m in GT_METRICS]
-              + PREFERENCE_HEADER)
+              + PREFERENCE_HEADER + (["VLM " + h for h in PREFERENCE_HEADER] if judged else []))
     body, plotted = [], []
     for i, r in enumerate(rows):
         pref = None
@@ -102,12 +135,12 @@ def table1_synth(eve: Path | None, others: list[Path]) -> tuple[str, list[str], 
         body.append([_label(r), r["model"], str(r["n_samples"])]
                     + [fmt_ci(r["overall"].get(c.metric), interval(r, c.metric), f".{c.decimals}f") for c in PAPER_METRICS]
                     + [fmt_ci(r["overall"].get(m), interval(r, m), ".3g") for m in GT_METRICS]
-                    + preference_cells(pref))
+                    + preference_cells(pref) + _vlm_cells(judged, eve, r["run"] if i > 0 else None))
     lines = ["# Table 1 (synth): measured runs with ground truth", "",
              "The paper's automatic metrics and the ground-truth metrics (means with 95% bootstrap intervals over samples), "
              "and, where the paper has human ratings, the ground-truth-judged preference: % of samples on which the first "
              "run (the EVE student) is closer to the ground truth than the row's run, ties split, with its interval. "
-             + _criteria_sentence(), ""]
+             + _criteria_sentence() + (" " + VLM_SENTENCE if judged else ""), ""]
     lines += md_table(header, body) + _comparable_note(rows)
     if not has_eve:
         lines += ["", f"No EVE student run ({md_cell(eve)}): no preference column is filled."]
@@ -123,10 +156,11 @@ def _criteria_sentence() -> str:
 # --- Table 2 on synth ------------------------------------------------------------------------------
 
 
-def table2_synth(eve: Path | None, runs: dict[str, Path]) -> tuple[str, list[str], list[list[str]], list]:
+def table2_synth(eve: Path | None, runs: dict[str, Path], judged: dict | None = None) -> tuple[str, list[str], list[list[str]], list]:
     has_eve = _is_run(eve)
     eve_outputs = run_outputs(load_records(eve)) if has_eve else None
-    header = ["method", "run", "n"] + PREFERENCE_HEADER + ["paper " + h for h in PREFERENCE_HEADER]
+    header = (["method", "run", "n"] + PREFERENCE_HEADER + ["paper " + h for h in PREFERENCE_HEADER]
+              + (["VLM " + h for h in PREFERENCE_HEADER] if judged else []))
     body, measured, plotted, skipped = [], [], [], []
     for row in ablations():
         paper = [row.preference.values[c] for c in PREFERENCE_COLUMNS]
@@ -139,11 +173,11 @@ def table2_synth(eve: Path | None, runs: dict[str, Path]) -> tuple[str, list[str
         elif not _is_run(run):
             skipped.append(f"{row.name_in_source} ({run if run else 'no run given'})")
         body.append([row.name_in_source, str(run) if run else "–", str(pref.n_shared) if pref else "–"]
-                    + preference_cells(pref) + paper)
+                    + preference_cells(pref) + paper + _vlm_cells(judged, eve, run))
     lines = ["# Table 2 (synth): ablations, judged by the ground truth", "",
              "% of samples on which full EVE is closer to the ground truth than the ablation (ties split), with 95% "
              "bootstrap intervals over samples, beside the paper's human ratings (% of raters preferring full EVE; "
-             f"{md_cell(ablations()[0].note)}). " + _criteria_sentence(), ""]
+             f"{md_cell(ablations()[0].note)}). " + _criteria_sentence() + (" " + VLM_SENTENCE if judged else ""), ""]
     lines += md_table(header, body)
     if not has_eve:
         lines += ["", f"No EVE student run ({md_cell(eve)}): no ablation can be compared."]
@@ -229,11 +263,12 @@ def write_paper_tables(cfg: PaperTablesConfig) -> list[Path]:
 
     for benchmark, runs in (("tgve", cfg.tgve), ("tgve-plus", cfg.tgve_plus)):
         emit(f"table1-{benchmark}", *table1_reported(benchmark, runs))
-    md, header, body, plotted = table1_synth(cfg.eve, cfg.synth)
+    judged = load_judged(cfg.vlm_judged)
+    md, header, body, plotted = table1_synth(cfg.eve, cfg.synth, judged)
     emit("table1-synth", md, header, body)
     if render_preference_plot(plotted, out / "table1-synth.png", "EVE student against each run: % of synth samples preferring EVE (ground truth)"):
         written.append(out / "table1-synth.png")
-    md, header, body, plotted = table2_synth(cfg.eve, cfg.ablations)
+    md, header, body, plotted = table2_synth(cfg.eve, cfg.ablations, judged)
     emit("table2-synth", md, header, body)
     if render_preference_plot(plotted, out / "table2-synth.png", "Full EVE against each ablation: synth (ground truth) vs paper (human)"):
         written.append(out / "table2-synth.png")

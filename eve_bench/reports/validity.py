@@ -14,13 +14,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from eve_bench.atomic import atomic_write_text
 from eve_bench.figures import new_figure, save_png
-from eve_bench.metrics import METRICS, MetricInput, MetricOptions
+from eve_bench.metrics import FAMILIES, METRICS, MetricInput, MetricOptions
+from eve_bench.sample import Sample
 from eve_bench.tables import md_table
 from eve_bench.video import Video
 
@@ -76,35 +77,58 @@ VARIANTS = (
 )
 
 
-def score_variants(
-    n_videos: int = 8, seed: int = 0, options: MetricOptions | None = None, metric_names: list[str] | None = None
-) -> tuple[list[dict], dict]:
-    """One row per (sample, variant) with each metric's value (default: every registered metric
-    whose weights load), and the metrics skipped for missing weights."""
-    from eve_bench.run.scoring import prepare_metrics
-    from eve_bench.synth.suite import load_synth
+@dataclass(frozen=True)
+class Graded:
+    """One synth sample with its outputs of graded, known quality."""
 
-    suite = load_synth(n_videos=n_videos)
-    # Set-level metrics have no value per output to rank (on one sample, gt_psnr_in_set is gt_psnr_in).
-    names = sorted({n for n in metric_names or METRICS.names() if not METRICS.get(n).set_level} | set(REFERENCES))
-    metrics, skipped = prepare_metrics(names, suite, options or MetricOptions(), strict=False)
+    sample: Sample
+    source: Video
+    ground_truth: Video
+    mask: np.ndarray
+    outputs: dict[str, np.ndarray]  # variant name -> frames, in VARIANTS order
+
+
+def graded_outputs(suite, seed: int = 0) -> Iterator[Graded]:
+    """Every sample of a synth suite with each VARIANTS output; `seed` draws the degradations."""
     by_video: dict[str, dict] = {}
     for s in suite.samples:
         by_video.setdefault(s.video_id, {})[s.task] = s
-    rows = []
     rng = np.random.default_rng(seed)
     for sample in suite.samples:
         source, gt, mask = sample.load_source(), sample.load_ground_truth(), sample.load_mask()
         tasks = list(by_video[sample.video_id])
         other = by_video[sample.video_id][tasks[(tasks.index(sample.task) + 1) % len(tasks)]].load_ground_truth()
-        for variant in VARIANTS:
-            frames = variant.make(source.frames, gt.frames, other.frames, rng)
-            item = MetricInput(sample, Video(frames, fps=source.fps), source, gt, mask)
-            row = {"key": sample.key, "task": sample.task, "variant": variant.name}
+        yield Graded(sample, source, gt, mask,
+                     {v.name: v.make(source.frames, gt.frames, other.frames, rng) for v in VARIANTS})
+
+
+def score_variants(
+    n_videos: int = 8, seed: int = 0, options: MetricOptions | None = None, metric_names: list[str] | None = None
+) -> tuple[list[dict], dict]:
+    """One row per (sample, variant) with each metric's value (default: every registered metric
+    whose weights load, and the opt-in ones whose weights are given), and the metrics skipped."""
+    from eve_bench.run.scoring import prepare_metrics
+    from eve_bench.synth.suite import load_synth
+
+    options = options or MetricOptions()
+    suite = load_synth(n_videos=n_videos)
+    unasked = {} if metric_names else {
+        n: f"not run unless asked: its weights cost seconds per output; give them with --metric-args {n}.model=DIR"
+        for n in METRICS.names() if METRICS.get(n).opt_in and not options.metric_args.get(n, {}).get("model")}
+    # Set-level metrics have no value per output to rank (on one sample, gt_psnr_in_set is gt_psnr_in).
+    names = sorted({n for n in metric_names or METRICS.names() if not METRICS.get(n).set_level and n not in unasked}
+                   | set(REFERENCES))
+    metrics, skipped = prepare_metrics(names, suite, options, strict=False)
+    rows = []
+    for graded in graded_outputs(suite, seed):
+        for variant, frames in graded.outputs.items():
+            item = MetricInput(graded.sample, Video(frames, fps=graded.source.fps), graded.source, graded.ground_truth,
+                               graded.mask)
+            row = {"key": graded.sample.key, "task": graded.sample.task, "variant": variant}
             for metric in metrics:
                 row[metric.name] = float(metric.compute([item])[0])
             rows.append(row)
-    return rows, skipped
+    return rows, {**skipped, **unasked}
 
 
 def correlations(rows: list[dict]) -> dict:
@@ -140,6 +164,20 @@ def _direction_sign(metric: str) -> int:
     return 1 if higher in (True, None) else -1
 
 
+VLM_READING = (
+    "**Reading the VLM-judged rows** (`vlm_text`, `vlm_structure`, `vlm_quality`: EVE's three human questions asked "
+    "of a vision-language model, docs/metrics-vlm.md; measured when `eve-bench validity --vlm-model DIR` names its "
+    "weights). Compare each with the metrics that answer the same question: `vlm_text` with `clip_text`, `clip_dir` "
+    "and `viclip_dir` on the `gt_*_in` columns (edit accuracy), `vlm_structure` with `edge_ssim` and `source_mae` on "
+    "the `gt_*_out` columns (preservation). `vlm_quality` has no ground-truth column of its own: read its mean per "
+    "output kind below, which should fall from `ground_truth` through `noise_*`, `flicker_*` and `shuffled`, as "
+    "`warp_error` rises. A judge is worth its cost where its *within* rho is above its CLIP counterpart's with no "
+    "wrong sign elsewhere. Its values are expectations over the answers 1 to 5, so outputs of one sample can tie, "
+    "which lowers rho: a rho near 0 with means that still move the right way is a judge too coarse for these small "
+    "synthetic videos, not one that disagrees."
+)
+
+
 def render_markdown(corr: dict, rows: list[dict], skipped: dict, command: str) -> str:
     n_samples = len({r["key"] for r in rows})
     lines = [
@@ -161,8 +199,10 @@ def render_markdown(corr: dict, rows: list[dict], skipped: dict, command: str) -
                               for ref in REFERENCES for kind in ("within", "pooled")] for m, refs in corr.items()],
                       escape=False)
     if skipped:
-        lines += ["", "Not measured here (weights missing on the machine that generated this file):", ""]
+        lines += ["", "Not measured here (weights missing, or not asked for, on the machine that generated this file):", ""]
         lines += [f"- `{m}`: {reason.split(' (')[0]}" for m, reason in skipped.items()]
+    if set(FAMILIES["vlm"]) & (set(corr) | set(skipped)):
+        lines += ["", VLM_READING]
     lines += ["", "Mean metric value per output kind:", ""]
     lines += md_table(["output", *corr], [[v.name] + [f"{np.nanmean([r[m] for r in rows if r['variant'] == v.name]):.4g}"
                                                       for m in corr] for v in VARIANTS], escape=False)
