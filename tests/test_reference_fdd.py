@@ -398,5 +398,7 @@ def test_discriminators_learn_to_see_blur():
         (0.5 * d["d_e"] + 0.5 * d["d_v"]).backward()
         opt.step(), opt.zero_grad()
     after = held_out()
-    assert after["auc_e"] > 0.8 and after["auc_v"] > 0.8, (before, after)
+    # the default view reaches 1.0 on both; the first students' view (taps after the downsamplers,
+    # t_D up to 750, independent noise) 0.80 / 0.75
+    assert after["auc_e"] > 0.9 and after["auc_v"] > 0.9, (before, after)
     assert after["margin_e"] > before["margin_e"] and after["margin_v"] > before["margin_v"]
