@@ -51,6 +51,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 3, 5, 10, 20])
     p.add_argument("--guidance", type=guidance_pair, nargs="*", default=[], metavar="G:I",
                    help="text:image guidance scales to try at every step count, beside the checkpoint's own")
+    p.add_argument("--guidance-steps", type=int, nargs="*", default=None,
+                   help="the step counts at which the --guidance pairs run (default: every --steps)")
     p.add_argument("--first-frame-steps", type=int, default=None,
                    help="DDIM steps of the student's first-frame edit (default: as many as its steps)")
     p.add_argument("--baseline-steps", type=int, default=20, help="plug-and-play's steps (its default)")
@@ -66,7 +68,7 @@ def main() -> None:
         args.suite_args, args.limit)}}
     first = f",first_frame_steps={args.first_frame_steps}" if args.first_frame_steps else ""
     for pair in [None, *args.guidance]:
-        for n in args.steps:
+        for n in args.steps if pair is None or args.guidance_steps is None else args.guidance_steps:
             model_args, name, folder, extra = f"weights={args.weights},steps={n}{first}", f"eve@{n}", f"eve_{n}", {}
             if pair is not None:
                 g, i = pair
@@ -83,6 +85,7 @@ def main() -> None:
     lines = [f"Synth suite ({args.suite_args or 'seed=0'}, {args.limit} samples per task), "
              f"`python -m reference.studies.steps_study --steps {' '.join(map(str, args.steps))}"
              + (" --guidance" + "".join(f" {g:g}:{i:g}" for g, i in args.guidance) if args.guidance else "")
+             + (" --guidance-steps " + " ".join(map(str, args.guidance_steps)) if args.guidance_steps else "")
              + (f" --first-frame-steps {args.first_frame_steps}" if args.first_frame_steps else "")
              + f" --suite-args {args.suite_args} --limit {args.limit}`.", "",
              "| model | DDIM steps | guidance : image guidance | " + " | ".join(METRICS) + " | s / sample |",
