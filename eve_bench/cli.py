@@ -170,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth", nargs="*", default=[], metavar="RUN", help="other synth runs for Table 1 (the baselines)")
     p.add_argument("--ablation", nargs="*", default=[], metavar="ROW=RUN",
                    help="Table 2 rows: random_init, no_alignment, no_sds, no_discriminators, no_kbin = a synth run")
+    p.add_argument("--seed-pair", nargs="*", default=[], metavar="ROW:SEED=EVE_RUN,ABLATION_RUN",
+                   help="Table 2 rows again per training seed: full EVE and the ablation trained with that seed")
     p.add_argument("--tgve", nargs="*", default=[], metavar="RUN", help="runs on tgve to put beside the published TGVE rows")
     p.add_argument("--tgve-plus", nargs="*", default=[], metavar="RUN", help="runs on tgve-plus to put beside the published TGVE+ rows")
     p.add_argument("--validity-videos", type=int, default=0, metavar="N",
@@ -356,7 +358,7 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_paper_tables(args) -> int:
-    from eve_bench.reports.paper_tables import PaperTablesConfig, write_paper_tables
+    from eve_bench.reports.paper_tables import PaperTablesConfig, SeedPair, write_paper_tables
 
     ablations = {}
     for item in args.ablation:
@@ -364,9 +366,18 @@ def _cmd_paper_tables(args) -> int:
         if not sep or not run_dir:
             raise ValueError(f"--ablation takes ROW=RUN, got {item!r}")
         ablations[row] = Path(run_dir)
+    seeds = []
+    for item in args.seed_pair:
+        key, sep, runs = item.partition("=")
+        row, colon, seed = key.partition(":")
+        pair = runs.split(",")
+        if not (sep and colon and row and seed and len(pair) == 2 and all(pair)):
+            raise ValueError(f"--seed-pair takes ROW:SEED=EVE_RUN,ABLATION_RUN, got {item!r}")
+        seeds.append(SeedPair(row, seed, Path(pair[0]), Path(pair[1])))
     cfg = PaperTablesConfig(out=Path(args.out), eve=Path(args.eve) if args.eve else None, synth=[Path(p) for p in args.synth],
                             ablations=ablations, tgve=[Path(p) for p in args.tgve], tgve_plus=[Path(p) for p in args.tgve_plus],
-                            validity_videos=args.validity_videos, vlm_judged=[Path(p) for p in args.vlm_judged])
+                            validity_videos=args.validity_videos, vlm_judged=[Path(p) for p in args.vlm_judged],
+                            seeds=seeds)
     for path in write_paper_tables(cfg):
         print(path)
     return 0

@@ -236,6 +236,18 @@ def test_paper_tables_from_runs_skip_missing_ones(tmp_path, monkeypatch):
     tgve = (out / "table1-tgve.md").read_text()
     assert "| TAV |" in tgve and "| 20.36 | 0.924 | 0.162 | 0.243 | 72.4 | 74.0 | 85.2 | 77.2 |" in tgve
     assert main(["paper-tables", "--out", str(out), "--ablation", "no_such_row=x"]) == 2
+    # the same row per training seed, with the mean Avg. over the seeds that ran
+    half = _synth_run(tmp_path, "eve_seed1", "editors_for_tests", strength=30)
+    assert main(["paper-tables", "--out", str(out), "--eve", str(eve), "--ablation", f"no_sds={noisy}",
+                 "--seed-pair", f"no_sds:0={eve},{noisy}", f"no_sds:1={half},{noisy}",
+                 f"no_sds:2={tmp_path / 'eve_seed2'},{noisy}"]) == 0
+    t2 = (out / "table2-synth.md").read_text().split("## Across training seeds")[1]
+    seeds = [line for line in t2.splitlines() if line.startswith("| w/o SDS")]
+    assert [line.split("|")[2].strip() for line in seeds] == ["0", "1"]
+    avgs = [float(line.strip("|").split("|")[-1].split()[0]) for line in seeds]
+    assert f"w/o SDS: Avg. {sum(avgs) / 2:.1f} over 2 seeds (range {min(avgs):.1f}-{max(avgs):.1f})." in t2
+    assert "Not run, left out: w/o SDS, seed 2." in t2
+    assert main(["paper-tables", "--out", str(out), "--seed-pair", f"no_sds={eve},{noisy}"]) == 2
 
 
 def test_ordering_line_names_an_ablation_that_beats_full_eve_and_keeps_the_order_readable():

@@ -47,6 +47,17 @@ class PaperTablesConfig:
     tgve_plus: list[Path] = field(default_factory=list)
     validity_videos: int = 0  # > 0: also check the preference criteria on this many synth videos
     vlm_judged: list[Path] = field(default_factory=list)  # judge.json files of `eve-bench judge`
+    seeds: list["SeedPair"] = field(default_factory=list)  # Table 2 rows again, one per training seed
+
+
+@dataclass(frozen=True)
+class SeedPair:
+    """Full EVE and one ablation trained with the same training seed: a Table 2 row for that seed."""
+
+    method: str  # a Table 2 row (reported method id)
+    seed: str
+    eve: Path
+    ablation: Path
 
 
 def _is_run(path: Path | None) -> bool:
@@ -156,7 +167,39 @@ def _criteria_sentence() -> str:
 # --- Table 2 on synth ------------------------------------------------------------------------------
 
 
-def table2_synth(eve: Path | None, runs: dict[str, Path], judged: dict | None = None) -> tuple[str, list[str], list[list[str]], list]:
+def seeds_section(pairs: list[SeedPair]) -> list[str]:
+    """Table 2's rows again per training seed (each student and ablation of one seed judged on the
+    same samples), and per row the mean Avg. over seeds with its range: what one seed's row is worth."""
+    known = {r.method: r for r in ablations()}
+    unknown = sorted({p.method for p in pairs} - set(known))
+    if unknown:
+        raise ValueError(f"unknown Table 2 row(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    header = ["method", "training seed", "n"] + PREFERENCE_HEADER
+    body, avgs, missing = [], {}, []
+    for pair in pairs:
+        name = known[pair.method].name_in_source
+        if not (_is_run(pair.eve) and _is_run(pair.ablation)):
+            missing.append(f"{name}, seed {pair.seed}")
+            continue
+        pref = judge(run_outputs(load_records(pair.eve)), run_outputs(load_records(pair.ablation)))
+        body.append([name, pair.seed, str(pref.n_shared)] + preference_cells(pref))
+        if pref.avg is not None:
+            avgs.setdefault(name, []).append(pref.avg.estimate)
+    lines = ["", "## Across training seeds", "",
+             "Full EVE against the ablation, each trained with the same seed (a student and its ablation share "
+             "their seed's data order and noise), judged as above.", ""]
+    lines += md_table(header, body)
+    for name, values in avgs.items():
+        if len(values) > 1:
+            lines += ["", f"{name}: Avg. {sum(values) / len(values):.1f} over {len(values)} seeds "
+                          f"(range {min(values):.1f}-{max(values):.1f})."]
+    if missing:
+        lines += ["", "Not run, left out: " + "; ".join(md_cell(m) for m in missing) + "."]
+    return lines
+
+
+def table2_synth(eve: Path | None, runs: dict[str, Path], judged: dict | None = None,
+                 seeds: list[SeedPair] = ()) -> tuple[str, list[str], list[list[str]], list]:
     has_eve = _is_run(eve)
     eve_outputs = run_outputs(load_records(eve)) if has_eve else None
     header = (["method", "run", "n"] + PREFERENCE_HEADER + ["paper " + h for h in PREFERENCE_HEADER]
@@ -184,6 +227,8 @@ def table2_synth(eve: Path | None, runs: dict[str, Path], judged: dict | None = 
     if skipped:
         lines += ["", "Not run, left out: " + "; ".join(md_cell(s) for s in skipped) + "."]
     lines += ["", ordering_line(measured)]
+    if seeds:
+        lines += seeds_section(list(seeds))
     return "\n".join(lines) + "\n", header, body, plotted
 
 
@@ -268,7 +313,7 @@ def write_paper_tables(cfg: PaperTablesConfig) -> list[Path]:
     emit("table1-synth", md, header, body)
     if render_preference_plot(plotted, out / "table1-synth.png", "EVE student against each run: % of synth samples preferring EVE (ground truth)"):
         written.append(out / "table1-synth.png")
-    md, header, body, plotted = table2_synth(cfg.eve, cfg.ablations, judged)
+    md, header, body, plotted = table2_synth(cfg.eve, cfg.ablations, judged, cfg.seeds)
     emit("table2-synth", md, header, body)
     if render_preference_plot(plotted, out / "table2-synth.png", "Full EVE against each ablation: synth (ground truth) vs paper (human)"):
         written.append(out / "table2-synth.png")
