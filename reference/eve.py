@@ -8,8 +8,9 @@ windows of the video adapter's length chained through their first frame, exactly
 plug-and-play does without the LoRA.
 
 Model args: those of the reference baselines (weights, steps, guidance_scale,
-image_guidance_scale, device, precision) and `variant`: eve (default), random_init, no_sds, no_disc,
-no_kbin. Sampling settings not given come from the checkpoint's `sampling` entry under "eve",
+image_guidance_scale, first_frame_steps, device, precision), `variant`: eve (default), random_init,
+no_sds, no_disc, no_kbin, and `seed`: the training seed (default 0, the default students; others
+live in `align*_seed<N>/`). Sampling settings not given come from the checkpoint's `sampling` entry under "eve",
 else the flat keys, else `reference.checkpoint.SAMPLING_DEFAULTS`.
 """
 
@@ -25,9 +26,9 @@ class EVEStudent(PlugAndPlay):
     key = "eve"
     align = True
 
-    def __init__(self, variant: str = "eve", **kwargs):
+    def __init__(self, variant: str = "eve", seed: int = 0, **kwargs):
         try:
-            folder = student_folder(variant)
+            folder = student_folder(variant, int(seed))
         except ValueError as e:
             raise ValueError(f"reference.eve: {e}") from None
         super().__init__(**kwargs)
@@ -39,10 +40,11 @@ class EVEStudent(PlugAndPlay):
             raise ModelNotReadyError(
                 f"reference.eve: the checkpoint {self.weights} has no trained student {folder}/ ({LORA_FILE}). "
                 f"Train it by Factorized Diffusion Distillation: python -m reference.train_fdd --weights {self.weights} "
-                f"--name {folder}{flags} (docs/fdd.md). The same adapters without alignment: --model plug_and_play"
+                f"--name {folder}{flags}{f' --seed {int(seed)}' if int(seed) else ''} (docs/fdd.md). The same adapters "
+                f"without alignment: --model plug_and_play"
             )
         self.model = load_student(self.model, directory).to(self.device)
-        self.name = self.name if variant == "eve" else f"{self.name}:{variant}"
+        self.name += ("" if variant == "eve" else f":{variant}") + (f":seed{int(seed)}" if int(seed) else "")
 
 
 def load(**kwargs) -> EVEStudent:

@@ -15,7 +15,8 @@ On disk a student is a folder in the diffusers LoRA format, loadable with diffus
     <checkpoint>/<name>/edit_adapter/, video_adapter/      only for the random-init ablation,
                                                            which trains its own adapters
 
-`name` is "align" for the shipped student and "align_<variant>" for an ablation.
+`name` is "align" for the shipped student and "align_<variant>" for an ablation, each of training
+seed 0; students of other training seeds add "_seed<N>" (`student_folder`).
 """
 
 from __future__ import annotations
@@ -110,11 +111,15 @@ def student_info(directory: str | Path) -> dict:
 VARIANTS = ("eve", "random_init", "no_sds", "no_disc", "no_kbin")  # the paper's Table 2 rows
 
 
-def student_folder(variant: str = "eve") -> str:
-    """The checkpoint folder of a student: "align" for EVE, "align_<variant>" for an ablation."""
+def student_folder(variant: str = "eve", seed: int = 0) -> str:
+    """The checkpoint folder of a student: "align" for EVE, "align_<variant>" for an ablation, each
+    of training seed 0 (the default students); "<that>_seed<N>" for another training seed."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown student variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return ADAPTER if variant == "eve" else f"{ADAPTER}_{variant}"
+    if int(seed) < 0:
+        raise ValueError(f"a training seed is >= 0, got {seed}")
+    folder = ADAPTER if variant == "eve" else f"{ADAPTER}_{variant}"
+    return folder if int(seed) == 0 else f"{folder}_seed{int(seed)}"
 
 
 def attach_student(model, own_adapters: bool = False, rank: int = 32, alpha: float | None = None,

@@ -15,10 +15,11 @@
 # like EVE with fresh adapters. Every run draws its items and the teachers' samples from one
 # teacher bank (reference.teacher_bank, made on first use).
 #
-# SEEDS: training seeds (students of seed 0 go into WEIGHTS, the shipped checkpoint; of any other
-# seed into RUNS/s<seed>/weights, a copy of it without students, as does the shared phase's); VARIANTS: eve random_init no_sds
-# no_disc no_kbin; RUNS: training state (default runs/fdd); PY: the interpreter. Extra arguments
-# reach every train_fdd command.
+# SEEDS: training seeds (the students of seed 0 are align/ and align_<variant>/ in WEIGHTS, the
+# shipped checkpoint; of another seed N align_seedN/ and align_<variant>_seedN/; the shared phase
+# exports its student into RUNS/s<seed>/weights, a copy of the checkpoint without students);
+# VARIANTS: eve random_init no_sds no_disc no_kbin; RUNS: training state (default runs/fdd); PY: the
+# interpreter. Extra arguments reach every train_fdd command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WEIGHTS=${WEIGHTS:-reference/weights/synth}
@@ -46,8 +47,8 @@ for seed in $SEEDS; do
     mkdir -p "$copy"
     (cd "$WEIGHTS" && tar cf - --exclude='./align*' --exclude=./logs .) | (cd "$copy" && tar xf -)
   fi
-  weights=$WEIGHTS
-  [ "$seed" = 0 ] || weights=$copy
+  suffix=""
+  [ "$seed" = 0 ] || suffix=_seed$seed
   shared=$RUNS/s$seed/sds
   for variant in $VARIANTS; do
     case $variant in
@@ -57,13 +58,13 @@ for seed in $SEEDS; do
           STEPS=$SHARED fdd align_sds "$shared" "$copy" "$seed"
         fi
         if [ "$variant" = eve ]; then
-          fdd align "$RUNS/s$seed/align" "$weights" "$seed" --init-from "$ckpt"
+          fdd "align$suffix" "$RUNS/s$seed/align" "$WEIGHTS" "$seed" --init-from "$ckpt"
         else
-          fdd align_no_disc "$RUNS/s$seed/align_no_disc" "$weights" "$seed" --init-from "$ckpt" --no-adversarial
+          fdd "align_no_disc$suffix" "$RUNS/s$seed/align_no_disc" "$WEIGHTS" "$seed" --init-from "$ckpt" --no-adversarial
         fi ;;
-      no_kbin) fdd align_no_kbin "$RUNS/s$seed/align_no_kbin" "$weights" "$seed" --no-kbin ;;
-      no_sds) fdd align_no_sds "$RUNS/s$seed/align_no_sds" "$weights" "$seed" --no-sds ;;
-      random_init) fdd align_random_init "$RUNS/s$seed/align_random_init" "$weights" "$seed" --random-init ;;
+      no_kbin) fdd "align_no_kbin$suffix" "$RUNS/s$seed/align_no_kbin" "$WEIGHTS" "$seed" --no-kbin ;;
+      no_sds) fdd "align_no_sds$suffix" "$RUNS/s$seed/align_no_sds" "$WEIGHTS" "$seed" --no-sds ;;
+      random_init) fdd "align_random_init$suffix" "$RUNS/s$seed/align_random_init" "$WEIGHTS" "$seed" --random-init ;;
       *) echo "unknown variant $variant" >&2; exit 2 ;;
     esac
   done

@@ -319,6 +319,8 @@ def test_reference_eve_runs_the_trained_student(ckpt, tmp_path):
         load_model("reference.eve", {"weights": str(weights), "variant": "no_sds"}, device="cpu")
     with pytest.raises(ValueError, match="unknown student variant"):
         load_model("reference.eve", {"weights": str(weights), "variant": "nope"}, device="cpu")
+    with pytest.raises(ModelNotReadyError, match="no trained student align_no_disc_seed2/.*--seed 2"):
+        load_model("reference.eve", {"weights": str(weights), "variant": "no_disc", "seed": 2}, device="cpu")
     train(_cfg(weights, tmp_path / "run", steps=2, lr=1e-2), stream_fn=STREAM)
     frames = np.random.default_rng(0).integers(0, 256, (6, 20, 28, 3), dtype=np.uint8)  # 6 > the window of 4
 
