@@ -35,6 +35,17 @@ for variant in eve random_init no_sds no_disc no_kbin; do
     --limit 6 --out "$RUNS/synth-reference/$run" --quiet
   board+=("$RUNS/synth-reference/$run")
 done
+# Full EVE and w/o discriminators of the other training seeds (align_seed<N>/, align_no_disc_seed<N>/):
+# Table 2's spread over seeds (paper_tables.sh), not leaderboard rows.
+for seed in 1 2; do
+  for variant in eve no_disc; do
+    folder=align; run=eve
+    if [ "$variant" != eve ]; then folder=align_$variant; run=eve_$variant; fi
+    [ -f "reference/weights/synth/${folder}_seed$seed/pytorch_lora_weights.safetensors" ] || continue
+    eve-bench run --model reference.eve --model-args weights=reference/weights/synth,variant=$variant,seed=$seed \
+      --suite synth --limit 6 --out "$RUNS/synth-reference/${run}_seed$seed" --quiet
+  done
+done
 eve-bench leaderboard "${board[@]}" --out leaderboards/synth-reference \
   --title "eve-bench leaderboard: synth, reference models (6 samples per task, ground truth)"
 

@@ -21,6 +21,12 @@ RANDOM_INIT_RUN=${RANDOM_INIT_RUN:-$SYNTH/eve_random_init}
 NO_SDS_RUN=${NO_SDS_RUN:-$SYNTH/eve_no_sds}
 NO_DISC_RUN=${NO_DISC_RUN:-$SYNTH/eve_no_disc}
 NO_KBIN_RUN=${NO_KBIN_RUN:-$SYNTH/eve_no_kbin}
+# Table 2 per training seed: full EVE and w/o discriminators of seeds 0, 1, 2 (a seed without runs is listed as not run).
+SEED_PAIRS=()
+for seed in 0 1 2; do
+  suffix=""; [ "$seed" = 0 ] || suffix=_seed$seed
+  SEED_PAIRS+=("no_discriminators:$seed=$SYNTH/eve$suffix,$SYNTH/eve_no_disc$suffix")
+done
 # Measured runs on TGVE / TGVE+ to put beside the published rows (space-separated; none by default).
 TGVE_RUNS=${TGVE_RUNS:-}
 TGVE_PLUS_RUNS=${TGVE_PLUS_RUNS:-}
@@ -32,4 +38,5 @@ eve-bench paper-tables --out "$OUT" --validity-videos 4 \
   --synth "$IDENTITY_RUN" "$PER_FRAME_EDIT_RUN" "$VIDEO_SDEDIT_RUN" "$PLUG_AND_PLAY_RUN" \
   --ablation "random_init=$RANDOM_INIT_RUN" "no_alignment=$PLUG_AND_PLAY_RUN" "no_sds=$NO_SDS_RUN" \
              "no_discriminators=$NO_DISC_RUN" "no_kbin=$NO_KBIN_RUN" \
+  --seed-pair "${SEED_PAIRS[@]}" \
   --tgve $TGVE_RUNS --tgve-plus $TGVE_PLUS_RUNS
