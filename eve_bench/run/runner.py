@@ -29,7 +29,7 @@ from eve_bench.run.distributed import Group, Ranks, Tally, raise_rank_errors
 from eve_bench.run.folder import RunFolder, writing
 from eve_bench.run.generation import generate, output_problem
 from eve_bench.run.results import SampleRecord, write_results
-from eve_bench.run.resume import cache_key, failed_before, finished, model_file_stamps, sample_seed
+from eve_bench.run.resume import cache_key, failed_before, finished, keyed_model_args, sample_seed
 from eve_bench.run.scoring import Pending, Scorer, requested_metrics, score_stream, source_or_missing
 from eve_bench.run.summary import build_summary, progress_bar
 from eve_bench.sample import Sample
@@ -71,7 +71,7 @@ def run(cfg: RunConfig) -> dict:
 
 def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, samples: list[Sample], tally: Tally,
                ranks: Ranks, device: str) -> None:
-    stamps = model_file_stamps(cfg.model_args)
+    keyed_args = keyed_model_args(cfg.model_args)
     model = None
     bar = progress_bar(len(samples), _desc(f"{cfg.model} on {suite.name}", ranks), cfg.progress and ranks.is_main)
 
@@ -86,7 +86,7 @@ def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, 
             if tally.stopped:
                 return
             seed = sample_seed(cfg.seed, sample)
-            key = cache_key(cfg, suite, sample, seed, stamps)
+            key = cache_key(cfg, suite, sample, seed, keyed_args)
             record = SampleRecord.load(folder.record(sample))
             if finished(record, key, folder.frames(sample)):
                 record.cached = True
