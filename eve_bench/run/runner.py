@@ -17,8 +17,10 @@ samples (scoring.py).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from eve_bench.errors import RunError, printable
@@ -27,7 +29,7 @@ from eve_bench.models import load_model, resolve_factory
 from eve_bench.paths import is_within
 from eve_bench.run.config import RunConfig, SuiteSelection, prepare_suite
 from eve_bench.run.distributed import Group, Ranks, Tally, raise_rank_errors
-from eve_bench.run.folder import RunFolder, writing
+from eve_bench.run.folder import RESULTS, RunFolder, writing
 from eve_bench.run.generation import generate, output_problem
 from eve_bench.run.results import SampleRecord, write_results
 from eve_bench.run.resume import cache_key, failed_before, finished, keyed_model_args, sample_seed
@@ -37,6 +39,8 @@ from eve_bench.sample import Sample
 from eve_bench.suites import Suite, load_suite
 
 __all__ = ["evaluate_submission", "run"]
+
+UNFINISHED = "the run stopped while the model ran on this sample (killed?); it runs again on the next run"
 
 
 def run(cfg: RunConfig) -> dict:
@@ -100,9 +104,20 @@ def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, 
                 record.timings["load_s"] = round(time.perf_counter() - t0, 4)
                 if model is None:
                     model = load_model(cfg.model, cfg.model_args, device=device)
+                # Until its new outputs are complete, the sample's record says it failed: a run
+                # killed in between leaves no record vouching for frames or a preview it did not
+                # make (and the sample goes last next time, as any failed one).
+                _save(folder, sample, replace(record, status="failed", error=UNFINISHED))
                 tally.n_model_calls += 1
-                tally.stopped = generate(model, sample, source, folder, record, timeout=cfg.timeout,
-                                         fail_fast=cfg.fail_fast, previews=cfg.previews)
+                try:
+                    tally.stopped = generate(model, sample, source, folder, record, timeout=cfg.timeout,
+                                             fail_fast=cfg.fail_fast, previews=cfg.previews)
+                except BaseException:
+                    # Not a failure of the model (a failed write, --fail-fast, Ctrl-C): no record,
+                    # so nothing is held against it; the next run calls it again.
+                    with contextlib.suppress(OSError):  # the error being raised says what went wrong
+                        folder.record(sample).unlink(missing_ok=True)
+                    raise
                 if record.status == "failed":
                     folder.discard(sample)
                 # The output counts from here on; its metrics follow with the next scoring batch.
@@ -135,6 +150,9 @@ def evaluate_submission(
     submission, folder = Path(submission), RunFolder(out)
     if not submission.is_dir():
         raise RunError(f"--submission {submission}: no such folder")
+    if any(is_within(submission, folder.root / name) for name in RESULTS):
+        raise RunError(f"--submission {submission} lies inside the results of --out {folder.root}, which this eval "
+                       "would replace; choose another --out")
     suite, n_missing = prepare_suite(selection)
     cfg = RunConfig(model=f"submission:{submission}", out=folder.root, selection=selection, device=device,
                     metric_options=metric_options or MetricOptions())
