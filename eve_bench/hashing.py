@@ -57,10 +57,12 @@ def json_hash(obj, length: int = 24) -> str:
 
 
 def _listed(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """The regular files under `root` (itself when it is a file) ending in `suffixes` (all when
-    empty), in a fixed order. Special files (FIFOs, devices) are never listed, so never opened."""
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    return [f for f in files if not suffixes or f.name.endswith(suffixes)]
+    """`root` itself when it is a file (named on purpose, whatever its name), else the regular
+    files under it ending in `suffixes` (all when empty), in a fixed order. Special files (FIFOs,
+    devices) are never listed, so never opened."""
+    if root.is_file():
+        return [root]
+    return [p for p in sorted(root.rglob("*")) if p.is_file() and (not suffixes or p.name.endswith(suffixes))]
 
 
 def _name(f: Path, root: Path) -> str:
@@ -80,7 +82,8 @@ def _digest(root: Path, files: list[Path]) -> str:
 
 def files_digest(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> str:
     """Hash of every file's relative path and bytes under `path` (a file or a folder), optionally
-    only files ending in `suffixes`: the same content gives the same digest in any folder."""
+    only a folder's files ending in `suffixes`: the same content gives the same digest in any
+    folder."""
     root = Path(path)
     return _digest(root, _listed(root, suffixes))
 

@@ -585,3 +585,12 @@ def test_runs_with_the_same_weights_in_two_folders_compare(tmp_path, capsys):
     assert main(["leaderboard", *map(str, runs), "--out", str(tmp_path / "lb"), "--gallery-per-task", "0"]) == 0
     md = (tmp_path / "lb" / "leaderboard.md").read_text()
     assert "Not comparable" not in md and str(tmp_path / "clip-a") not in md
+
+
+def test_a_weights_file_named_directly_is_identified_by_its_bytes_whatever_its_name(tmp_path):
+    from eve_bench.encoders.local_weights import weights_id
+
+    a, b = tmp_path / "viclip-a.weights", tmp_path / "viclip-b.weights"
+    a.write_bytes(b"one set of weights")
+    b.write_bytes(b"another set of weights")
+    assert weights_id(a) != weights_id(b)

@@ -134,10 +134,11 @@ def aggregate(records: list[SampleRecord], metric_names: list[str], tasks: tuple
 
 def environment(device: str) -> dict:
     """What the numbers may depend on beyond the run's configuration: versions, the device and the
-    torch thread count (float reductions are ordered by the threads: docs/results.md, Determinism)."""
+    torch thread count (float reductions are split by thread: docs/results.md, Determinism); null
+    where torch was never loaded in this process (every value came from records, the embedding
+    cache or numpy/OpenCV metrics; a warm re-score does not pay a second to import it)."""
     import importlib.metadata as md
-
-    import torch
+    import sys
 
     import eve_bench
 
@@ -147,7 +148,8 @@ def environment(device: str) -> dict:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
             versions[dist] = None
-    return {"versions": versions, "device": device, "torch_threads": torch.get_num_threads(),
+    torch = sys.modules.get("torch")
+    return {"versions": versions, "device": device, "torch_threads": torch.get_num_threads() if torch else None,
             "platform": platform.platform()}
 
 
