@@ -1,10 +1,12 @@
-"""The one atomic file writer: write to a hidden temporary name beside the target, rename into
-place. A reader never sees half a file; a killed writer leaves only `.<name>.<random>.tmp<ext>`,
-which eve_bench/run/folder.py removes (frame folders, replaced whole, are video.write_frames_dir's)."""
+"""The one atomic writer of files and folders: write to a hidden temporary name beside the target,
+rename into place. A reader never sees half a file or folder; a killed writer leaves only
+`.<name>.<random>.tmp<ext>` (or a folder being replaced, `.<name>.old-<pid>`), which
+eve_bench/run/folder.py removes."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,3 +36,25 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+
+
+@contextmanager
+def atomic_folder(folder: str | os.PathLike):
+    """Yield a hidden temporary folder beside `folder`; once the block succeeds it takes the place
+    of `folder` (an older one is replaced only then, never left half-written), and on any error it
+    is removed and `folder` is as it was."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        yield tmp
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

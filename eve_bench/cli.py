@@ -451,13 +451,13 @@ COMMANDS = {"run": _cmd_run, "eval": _cmd_eval, "list": _cmd_list, "leaderboard"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eve_bench.errors import USER_ERRORS
+    from eve_bench.errors import USER_ERRORS, printable
 
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except USER_ERRORS as e:
-        print(f"eve-bench: error: {e}", file=sys.stderr)
+        print(f"eve-bench: error: {printable(str(e))}", file=sys.stderr)
         return 2
 
 

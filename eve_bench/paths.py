@@ -9,11 +9,12 @@ which every suite, built-in or plug-in, must go through.
 
 from __future__ import annotations
 
-import re
+import os
+import unicodedata
+from pathlib import Path
 
-# Control characters (newline included) have no business in a file name and break the one-line
-# messages and markdown tables the names end up in.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+from eve_bench.errors import INVISIBLE
+
 MAX_NAME = 200  # file systems allow 255 bytes; leave room for the writers' temporary suffixes
 
 
@@ -30,8 +31,10 @@ def name_problem(name: object) -> str | None:
     if name.startswith("."):
         # Covers "." and ".."; hidden names are also reserved for the writers' temporary files.
         return "it starts with '.'"
-    if _CONTROL.search(name):
-        return "it contains a control character"
+    # Control characters (C0 and C1, newline included), bidi overrides and line separators break
+    # the one-line messages and tables names end up in, or make a name read as another one.
+    if any(unicodedata.category(c) in INVISIBLE for c in name):
+        return "it contains a control character, or another invisible one (format, line separator)"
     if len(name.encode()) > MAX_NAME:
         return f"it is longer than {MAX_NAME} bytes"
     return None
@@ -43,3 +46,9 @@ def check_name(name: object, what: str) -> str:
     if problem:
         raise UnsafeNameError(f"{what} {name!r} cannot be used as a file name: {problem}")
     return name  # type: ignore[return-value]
+
+
+def is_within(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether `path` lies inside `root` once every symbolic link in either is resolved: a link
+    out of a submission or a run folder must not make eve-bench read or list what it points at."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())

@@ -96,8 +96,11 @@ class Sample:
         for what in ("group", "video_id", "edit_id"):
             check_name(getattr(self, what), f"sample {what}")
         # None means the suite has no such prompt; an empty one is a data error that would silently
-        # leave every metric needing it undefined.
+        # leave every metric needing it undefined, and one that is not text would reach the model
+        # and be charged to it.
         for what, text in self.prompts().items():
+            if text is not None and not isinstance(text, str):
+                raise ValueError(f"sample {self.key}: {what} is {text!r} ({type(text).__name__}), not text")
             if isinstance(text, str) and not text.strip():
                 raise ValueError(f"sample {self.key}: {what} is empty")
         if not self.fingerprint:

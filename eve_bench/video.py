@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from eve_bench.atomic import atomic_file
+from eve_bench.atomic import atomic_file, atomic_folder
+from eve_bench.errors import VideoReadError
 from eve_bench.hashing import named_bytes_hash
-
-
-class VideoReadError(RuntimeError):
-    """A video file or frame folder is missing, empty or cannot be decoded."""
+from eve_bench.paths import is_within
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,11 +71,9 @@ def frames_problem(frames, shape: tuple | None = None) -> str | None:
 def probe_video(path: str | os.PathLike) -> tuple[int, int, int, float]:
     """(num_frames, height, width, fps) of a video file or frame folder, without decoding it all."""
     path = Path(path)
-    if not path.exists():
-        raise VideoReadError(f"{path}: no such file or folder")
-    if path.is_dir():
+    if _is_folder(path):
         files = _frame_files(path)
-        with Image.open(files[0]) as im:
+        with _open_image(files[0]) as im:
             w, h = im.size
         return len(files), h, w, float("nan")
     reader = _decord_reader(path)
@@ -86,27 +81,43 @@ def probe_video(path: str | os.PathLike) -> tuple[int, int, int, float]:
     return len(reader), int(h), int(w), float(reader.get_avg_fps())
 
 
-def read_video(path: str | os.PathLike, fps: float | None = None, indices: list[int] | None = None) -> Video:
+def read_video(path: str | os.PathLike, fps: float | None = None, *, expect: tuple[int, int, int] | None = None,
+               within: str | os.PathLike | None = None, indices: list[int] | None = None) -> Video:
     """Decode a video file (decord) or a folder of frame images (in frame-number order, PIL): every
-    frame, or only the frames at `indices`."""
+    frame, or only the frames at `indices`.
+
+    `expect` (frames, height, width): the shape the video must have (an output must match its
+    source), checked on the frame count and the image headers before anything is decoded, so a
+    thousand frames or a 144-megapixel PNG cost no memory. `within`: a folder that nothing read may
+    lie outside of, once symbolic links are resolved (an `eval` submission)."""
     path = Path(path)
-    if not path.exists():
-        raise VideoReadError(f"{path}: no such file or folder")
-    if path.is_dir():
-        files = _frame_files(path)
+    if within is not None and not is_within(path, within):
+        raise VideoReadError(f"{path}: a symbolic link out of {within}; nothing outside it is read")
+    if _is_folder(path):
+        files = _frame_files(path, within)
+        if expect is not None and len(files) != expect[0]:
+            raise VideoReadError(f"{path}: {len(files)} frames, expected {expect[0]} (as many as the source)")
+        if expect is not None:  # every header before any pixel
+            for f in files:
+                with _open_image(f) as im:
+                    if im.size != (expect[2], expect[1]):
+                        raise VideoReadError(f"{f}: {im.size[0]}x{im.size[1]} pixels, expected {expect[2]}x{expect[1]} "
+                                             "(the source's size)")
         if indices is not None:
             files = [files[i] for i in indices]
         frames = []
         for f in files:
-            try:
-                with Image.open(f) as im:
+            with _open_image(f) as im:
+                try:
                     frames.append(np.asarray(im.convert("RGB")))
-            except OSError as e:
-                raise VideoReadError(f"{f}: cannot read frame ({e})") from e
+                except OSError as e:
+                    raise VideoReadError(f"{f}: cannot read frame ({e})") from e
         if len({fr.shape for fr in frames}) != 1:
             raise VideoReadError(f"{path}: frames differ in size")
         return Video(np.stack(frames), fps=fps or 10.0, meta={"path": str(path)})
     reader = _decord_reader(path)
+    if expect is not None and len(reader) != expect[0]:
+        raise VideoReadError(f"{path}: {len(reader)} frames, expected {expect[0]} (as many as the source)")
     try:
         frames = reader.get_batch(list(range(len(reader))) if indices is None else list(indices)).asnumpy()
     except Exception as e:  # decord raises its own DECORDError for broken streams
@@ -114,20 +125,57 @@ def read_video(path: str | os.PathLike, fps: float | None = None, indices: list[
     return Video(frames, fps=fps or float(reader.get_avg_fps()), meta={"path": str(path)})
 
 
+def _is_folder(path: Path) -> bool:
+    """True for a folder, False for a regular file; VideoReadError for anything else. A FIFO,
+    socket or device is never opened: reading one could block for ever."""
+    mode = _mode(path)
+    if stat.S_ISDIR(mode):
+        return True
+    if stat.S_ISREG(mode):
+        return False
+    raise VideoReadError(f"{path}: not a regular file or folder (a FIFO, socket or device is never opened)")
+
+
+def _mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode
+    except FileNotFoundError:
+        raise VideoReadError(f"{path}: no such file or folder") from None
+    except OSError as e:
+        raise VideoReadError(f"{path}: cannot open ({e.strerror or e})") from None
+
+
+def _open_image(file: Path) -> Image.Image:
+    """An image opened lazily (PIL reads the header; pixels are decoded on use)."""
+    try:
+        return Image.open(file)
+    except (OSError, Image.DecompressionBombError) as e:  # PIL's UnidentifiedImageError is an OSError
+        raise VideoReadError(f"{file}: cannot read frame ({e})") from e
+
+
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png"}
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 
-def _frame_files(folder: Path) -> list[Path]:
+def _frame_files(folder: Path, within: str | os.PathLike | None = None) -> list[Path]:
     """A folder's frames in frame-number order: `0.jpg, 2.jpg, 10.jpg` as well as `00000.jpg ...`.
 
     Names are sorted by their trailing number, not as text (which puts 10 before 2). Names that do
     not say their place unambiguously (no number, two files with one number, mixed prefixes) are
     an error rather than a guess. Hidden files (macOS `._00001.jpg`, partial writes) are not frames.
+    A frame that is not a regular file, or (with `within`) links out of that folder, is an error.
     """
-    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")]
+    try:
+        files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")]
+    except OSError as e:
+        raise VideoReadError(f"{folder}: cannot list frames ({e.strerror or e})") from None
     if not files:
         raise VideoReadError(f"{folder}: no .jpg/.png frames in folder")
+    for f in files:
+        if not stat.S_ISREG(_mode(f)):
+            raise VideoReadError(f"{f}: not a regular file (a FIFO, socket or device is never opened)")
+        if within is not None and not is_within(f, within):
+            raise VideoReadError(f"{f}: a symbolic link out of {within}; nothing outside it is read")
     by_number: dict[int, Path] = {}
     prefixes = set()
     for f in sorted(files):
@@ -158,6 +206,7 @@ def frames_digest(folder: str | os.PathLike) -> str | None:
 
 
 def _decord_reader(path: Path):
+    """A decord reader of a regular file (never a FIFO or device: `_is_folder` checked it)."""
     import decord
 
     try:
@@ -174,27 +223,11 @@ def _decord_reader(path: Path):
 
 
 def write_frames_dir(video: Video, folder: str | os.PathLike, quality: int = 95) -> None:
-    """Write frames as 00000.jpg, 00001.jpg, ... (the TGVE submission layout), atomically.
-
-    The frames go to a hidden sibling folder first, which is renamed into place at the end; an
-    older folder of the same name is replaced only once the new one is complete.
-    """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
+    """Write frames as 00000.jpg, 00001.jpg, ... (the TGVE submission layout), atomically: an
+    older folder of the same name is replaced only once the new one is complete."""
+    with atomic_folder(folder) as tmp:
         for i, frame in enumerate(video.frames):
             Image.fromarray(frame).save(tmp / f"{i:05d}.jpg", quality=quality, subsampling=0)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_mp4(video: Video, path: str | os.PathLike, crf: int = 18) -> None:

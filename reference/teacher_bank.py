@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from eve_bench.atomic import atomic_file, atomic_write_text
-from eve_bench.hashing import files_digest, json_hash
+from eve_bench.hashing import cached_files_digest, json_hash
 from reference import fdd
 from reference.video_adapter import batch_to_frames
 
@@ -100,7 +100,7 @@ def teachers_digest(weights: str | Path) -> dict[str, str]:
     """The bytes of the teachers: each part's weights and configs."""
     from reference.checkpoint import part_paths
 
-    return {name: files_digest(path, (".safetensors", ".json", ".txt"))
+    return {name: cached_files_digest(path, (".safetensors", ".json", ".txt"))
             for name, path in part_paths(weights).items()}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -16,9 +17,9 @@ class NoisyEditor:
 
     calls = 0
 
-    def __init__(self, sleep: float = 0.0, strength: int = 40, device: str = "cpu") -> None:
+    def __init__(self, sleep: float = 0.0, strength: int = 40, device: str = "cpu", note: str = "") -> None:
         self.sleep = sleep
-        self.strength = strength
+        self.strength = strength  # `note`: an argument the model ignores (a long prompt, say)
 
     def edit(self, request: EditRequest) -> Video:
         type(self).calls += 1
@@ -31,6 +32,18 @@ class NoisyEditor:
 
 def load(**kwargs) -> NoisyEditor:
     return NoisyEditor(**kwargs)
+
+
+class WeightedEditor:
+    """Shifts the brightness by the number in its "weights" file: its outputs change when the
+    weights do, as a real model's."""
+
+    def __init__(self, weights: str) -> None:
+        self.shift = int(Path(weights).read_text())
+
+    def edit(self, request: EditRequest) -> Video:
+        frames = np.clip(request.video.frames.astype(np.int16) + self.shift, 0, 255).astype(np.uint8)
+        return Video(frames, fps=request.video.fps)
 
 
 class FlakyEditor:

@@ -14,8 +14,9 @@ from eve_bench.run.folder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 ARGS = ["run", "--model", "identity", "--metrics", "source_mae,gt_psnr_in,gt_psnr_in_set,gt_ssim_out,warp_error", "--no-previews", "--quiet"]
-# Fields that describe the process rather than the results.
-RUN_FIELDS = {"wall_time_s", "started_at", "world_size"}
+# Fields that describe the process rather than the results (torchrun loads torch, which a single
+# process scoring weight-free metrics never does: torch_threads is null there).
+RUN_FIELDS = {"wall_time_s", "started_at", "world_size", "torch_threads"}
 
 
 def _eve_bench(out: Path, *extra: str, nproc: int = 1) -> subprocess.CompletedProcess:

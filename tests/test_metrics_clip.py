@@ -23,6 +23,8 @@ import torch
 from PIL import Image
 
 from eve_bench.encoders.cache import EmbeddingCache
+from eve_bench.encoders.clip import PROCESSOR_SUFFIXES
+from eve_bench.encoders.local_weights import weights_id
 from eve_bench.errors import MissingWeightsError
 from eve_bench.metrics import with_family_args
 from eve_bench.metrics.base import MetricInput, MetricOptions
@@ -252,9 +254,11 @@ def test_frame_consistency_of_a_single_frame_is_nan(generated, options):
     assert np.isnan(ClipFrameConsecutive(options).compute([single])[0])
 
 
-def test_cache_id_names_the_weights(options):
-    assert options.metric_args["clip_text"]["model"] in ClipText(options).cache_id
-    assert options.metric_args["pick_score"]["processor"] in PickScore(options).cache_id
+def test_cache_id_names_the_weights_by_content(options):
+    assert weights_id(options.metric_args["clip_text"]["model"]) in ClipText(options).cache_id
+    processor = weights_id(options.metric_args["pick_score"]["processor"], PROCESSOR_SUFFIXES)
+    assert PickScore(options).cache_id.endswith(f"|{processor}|tgve480")
+    # Weights absent here are named as asked (such a metric is skipped, so it stores no value).
     assert "openai/clip-vit-large-patch14" in ClipFrame(MetricOptions()).cache_id
     assert "pickapic-anonymous/PickScore_v1" in PickScore(MetricOptions()).cache_id
     assert ClipText.weights == "openai/clip-vit-large-patch14"
@@ -315,11 +319,11 @@ def test_missing_weights_fail_fast_offline_with_an_empty_hf_home(tmp_path):
                 "clip_dir": ("openai/clip-vit-large-patch14", "--clip-model"),
                 "pick_score": ("pickapic-anonymous/PickScore_v1", "--pickscore-model")}
     assert set(out) == set(expected)
-    for name, (weights_id, flag) in expected.items():
+    for name, (hub_id, flag) in expected.items():
         seconds, message = out[name]
         assert seconds < 2, (name, seconds)
-        assert weights_id in message and flag in message
-        assert f"huggingface-cli download {weights_id}" in message and "HF_HUB_OFFLINE=1" in message
+        assert hub_id in message and flag in message
+        assert f"huggingface-cli download {hub_id}" in message and "HF_HUB_OFFLINE=1" in message
 
 
 def test_hub_ids_resolve_from_the_local_cache_only(weights, options, tmp_path, monkeypatch):
@@ -333,7 +337,7 @@ def test_hub_ids_resolve_from_the_local_cache_only(weights, options, tmp_path, m
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     metric = ClipText(MetricOptions(metric_args=clip_args("tiny-org/tiny-clip"), embedding_cache=options.embedding_cache))
     metric.prepare()
-    assert str(snapshot.resolve()) in metric.encoder.image_id
+    assert weights_id(snapshot) in metric.encoder.image_id and weights_id(snapshot) in metric.cache_id
 
 
 def test_missing_or_incomplete_directories_name_their_flag(options, tmp_path):
@@ -390,7 +394,7 @@ def test_metric_args_set_one_metric_and_are_validated(weights, options):
     # as the command line joins them with --clip-model: a metric's own value wins over its family flag
     family = with_family_args(args, {"clip.model": str(weights["clip"])})
     text, frame = build_metrics(["clip_text", "clip_frame"], dataclasses.replace(options, metric_args=family))
-    assert str(weights["pick"]) in text.cache_id and str(weights["clip"]) in frame.cache_id
+    assert weights_id(weights["pick"]) in text.cache_id and weights_id(weights["clip"]) in frame.cache_id
     with pytest.raises(ValueError, match="clip_text has no option size .*its options: model"):
         build_metrics(["clip_text"], dataclasses.replace(options, metric_args={"clip_text": {"size": 3}}))
     with pytest.raises(KeyError, match="clip_txt"):

@@ -300,7 +300,7 @@ def test_environment_errors_stop_the_run_and_are_not_model_failures(tgve_zip, tm
 
 def test_a_source_that_opens_but_does_not_decode_is_missing_data(tgve_zip, tmp_path, monkeypatch):
     from eve_bench.suites import tgve
-    from eve_bench.video import VideoReadError
+    from eve_bench.errors import VideoReadError
 
     real = tgve.read_video
 
@@ -325,7 +325,8 @@ def test_a_source_that_opens_but_does_not_decode_is_missing_data(tgve_zip, tmp_p
 def test_frames_are_ordered_by_number_and_ambiguous_names_refused(tgve_zip, tmp_path):
     from PIL import Image
 
-    from eve_bench.video import VideoReadError, read_video
+    from eve_bench.errors import VideoReadError
+    from eve_bench.video import read_video
 
     def folder(name: str, names: list[str]) -> Path:
         path = tmp_path / name

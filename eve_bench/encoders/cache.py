@@ -1,8 +1,9 @@
 """On-disk cache of embeddings keyed by (encoder id, content hash), so re-scoring is cheap.
 
 The content hash covers the exact array (bytes, shape, dtype) or text handed to the encoder, so a
-changed video or prompt can never hit a stale entry; the encoder id must name the weights and the
-preprocessing. Entries are written through a temporary name and renamed into place.
+changed video or prompt can never hit a stale entry; the encoder id must name the weights (by
+their content: `local_weights.weights_id`, so the same weights in any folder share entries) and
+the preprocessing. Entries are written through a temporary name and renamed into place.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from eve_bench.atomic import atomic_file
-from eve_bench.hashing import content_hash
+from eve_bench.hashing import cache_root, content_hash
+
+# Part of every entry's key: bump it when the cache's layout or what an entry holds changes, and
+# only then (an encoder whose outputs change says so in its own id).
+EMBEDDING_CACHE_FORMAT = 1
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("EVE_BENCH_CACHE", Path.home() / ".cache" / "eve_bench")) / "embeddings"
+    return cache_root() / "embeddings"
 
 
 class EmbeddingCache:
@@ -28,7 +33,7 @@ class EmbeddingCache:
         self.misses = 0
 
     def _path(self, encoder_id: str, key: str) -> Path:
-        safe = content_hash(encoder_id)[:16]
+        safe = content_hash(f"{EMBEDDING_CACHE_FORMAT}|{encoder_id}")[:16]
         return self.root / safe / key[:2] / f"{key}.npy"
 
     def get(self, encoder_id: str, key: str) -> np.ndarray | None:

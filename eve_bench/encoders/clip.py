@@ -23,12 +23,12 @@ import numpy as np
 from PIL import Image
 
 from eve_bench.encoders.cache import EmbeddingCache
-from eve_bench.encoders.local_weights import hub_cache, local_folder, pickled_only
+from eve_bench.encoders.local_weights import hub_cache, local_folder, pickled_only, weights_id
 from eve_bench.encoders.precision import autocast, id_suffix
 from eve_bench.errors import MissingWeightsError, WeightsError, one_line
-from eve_bench.hashing import files_stamp
 
 FRAME_SIZE = 480  # the TGVE protocol resizes every frame to 480x480 before the processor
+PROCESSOR_SUFFIXES = (".json", ".txt")  # what a processor folder contributes: configs and tokenizer files
 
 # Metrics sharing weights (clip_text, clip_frame, clip_dir) share one loaded model; it is freed
 # once no metric holds it any more.
@@ -46,6 +46,15 @@ def resolve_weights(spec: str, missing: Callable[[str], str]) -> Path:
         raise MissingWeightsError(missing(f"no directory {spec!r} and no snapshot of it in the Hugging Face cache "
                                           f"{hub_cache()}"))
     return path
+
+
+def clip_weights_id(model_dir: Path, processor_dir: Path) -> str:
+    """The content id of a CLIP-family encoder: its model folder, and a separate processor folder's
+    configs (a processor repo may also hold gigabytes of weights this encoder never loads)."""
+    ids = [weights_id(model_dir)]
+    if Path(processor_dir).resolve() != Path(model_dir).resolve():
+        ids.append(weights_id(processor_dir, PROCESSOR_SUFFIXES))
+    return "|".join(ids)
 
 
 def missing_message(spec: str, *, default: str, flag: str, what: str, include: str, detail: str) -> str:
@@ -87,7 +96,7 @@ class ClipEncoder:
         text = config.get("text_config") or {}
         self.max_length = int(text.get("max_position_embeddings", 77))  # CLIPTextConfig's defaults
         self.projection_dim = int(config.get("projection_dim", 512))
-        weights_id = "|".join(f"{d.resolve()}:{files_stamp(d)}" for d in (model_dir, processor_dir))
+        weights_id = clip_weights_id(model_dir, processor_dir)
         suffix = id_suffix(precision)
         self.image_id = f"clip-image|{weights_id}|pil-bicubic-{FRAME_SIZE}|processor-pil{suffix}"
         self.text_id = f"clip-text|{weights_id}|truncate-{self.max_length}{suffix}"

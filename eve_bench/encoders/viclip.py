@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from eve_bench.encoders.local_weights import is_pickle
+from eve_bench.encoders.local_weights import is_pickle, weights_id
 from eve_bench.errors import MissingWeightsError, WeightsError, one_line
-from eve_bench.hashing import files_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -345,17 +344,6 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> ViCLIPConfig:
         )
     except KeyError as e:
         raise ValueError(f"not a ViCLIP state dict: missing {e}") from None
-
-
-def weights_id(path: str | os.PathLike) -> str:
-    """Names a checkpoint (file or save_pretrained folder) in cache keys.
-
-    Path plus the weights file's stamp (size, mtime), so weights retrained in place never hit
-    stale cache entries.
-    """
-    path = Path(path)
-    target = path / "model.safetensors" if path.is_dir() else path
-    return f"{path.resolve()}:{files_stamp(target)}"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ import inspect
 import math
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -39,7 +38,7 @@ from eve_bench.encoders.local_weights import pickled_only
 from eve_bench.encoders.precision import check, id_suffix, torch_dtype
 from eve_bench.encoders.vlm_prompts import Prompt
 from eve_bench.errors import MissingWeightsError, WeightsError, one_line
-from eve_bench.hashing import content_hash, files_digest, files_stamp, json_hash
+from eve_bench.hashing import cached_files_digest, content_hash, json_hash
 from eve_bench.video import resize_frames
 
 DEFAULT_VLM = "Qwen/Qwen2.5-VL-3B-Instruct"
@@ -95,14 +94,9 @@ def resolve_vlm(spec: str | None, *, flag: str, what: str) -> Path:
 
 
 def weights_digest(folder: Path) -> str:
-    """The content hash of a model folder (IDENTITY_SUFFIXES files), computed once per process for
-    files that have not changed since: reading gigabytes again for every metric would cost seconds."""
-    return _digest(str(folder.resolve()), files_stamp(folder))
-
-
-@lru_cache(maxsize=8)
-def _digest(folder: str, stamp: str) -> str:
-    return files_digest(folder, IDENTITY_SUFFIXES)
+    """The content hash of a model folder (IDENTITY_SUFFIXES files), read once per machine while
+    its files are unchanged: reading gigabytes again for every metric would cost seconds."""
+    return cached_files_digest(folder, IDENTITY_SUFFIXES)
 
 
 def uniform_indices(length: int, n: int) -> list[int]:

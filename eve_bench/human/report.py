@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from eve_bench.atomic import atomic_write_text
-from eve_bench.human.store import connect, study_runs
+from eve_bench.human.store import check_votes_file, study_runs
 from eve_bench.human.study import Run
 from eve_bench.questions import PREFERENCE_HEADERS, QUESTION_IDS, QUESTIONS
 from eve_bench.reports.gt_preference import Preference, QuestionResult
@@ -71,10 +72,13 @@ class PairReport:
 def load_votes(db: Path) -> tuple[list[Run], bool, list[Vote]]:
     if not Path(db).is_file():
         raise FileNotFoundError(f"{db}: no votes database")
-    conn = connect(db)
+    check_votes_file(db)  # before sqlite, which would make an empty or foreign file a database
+    conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)  # a report never writes the votes
     try:
         runs, ties = study_runs(conn)
         rows = conn.execute(f"SELECT {', '.join(VOTE_COLUMNS)} FROM votes ORDER BY assignment").fetchall()
+    except (ValueError, sqlite3.DatabaseError) as e:
+        raise ValueError(f"{db}: {e}") from None
     finally:
         conn.close()
     return runs, ties, [Vote(r[0], r[1], r[2], r[3], r[4], r[5], dict(zip(QUESTION_IDS, r[6:9])), r[9]) for r in rows]

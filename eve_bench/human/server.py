@@ -11,15 +11,22 @@ videos. What it answers:
   assignment that is not the rater's -> 404, answered twice -> 409, each with a JSON `error`.
 - `GET /media/out/<run>/<key>.mp4`, `GET /media/source/<key>.mp4`: looked up in the study's own
   tables (the runs' previews, the rebuilt inputs), never joined onto a path, so no request can
-  reach any other file.
+  reach any other file; and checked again when asked for (a preview swapped for a link since the
+  start is not served: it must still lie in its folder, and is opened without following a link).
 
-It binds 127.0.0.1 unless another --host is given. Votes are POSTed as application/json, which a
-page on another site cannot send without a CORS preflight this server never grants.
+It binds 127.0.0.1 unless another --host is given, and answers only requests addressed to
+localhost, an IP address or that --host (a page of another site that makes its name resolve to
+127.0.0.1, DNS rebinding, is refused). Votes are POSTed as application/json, which a page on
+another site cannot send without a CORS preflight this server never grants. A connection that
+stalls is dropped after `TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import stat
 import sys
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -30,9 +37,12 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from eve_bench.human.store import Assignment, Store, VoteError
 from eve_bench.human.study import Study, load_study
+from eve_bench.paths import is_within
 from eve_bench.questions import QUESTIONS
 
 MAX_BODY = 4096
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger assignment id is a bad request, not a crash
+TIMEOUT_S = 30  # a connection silent this long is closed, so stalled clients cannot hold threads
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATIC = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript; charset=utf-8")}
 HEADERS = {
@@ -57,15 +67,47 @@ def media_path(cfg_db: Path) -> Path:
     return Path(str(cfg_db) + ".media")
 
 
-def _media_table(study: Study) -> dict[str, Path]:
-    """URL path -> file, for every video the page may ask for."""
+def _media_table(study: Study, media: Path) -> dict[str, tuple[Path, Path]]:
+    """URL path -> (file, the folder it must lie in), for every video the page may ask for."""
     table = {}
-    for i, outputs in enumerate(study.outputs):
+    for i, (run, outputs) in enumerate(zip(study.runs, study.outputs)):
         for key, path in outputs.items():
-            table[f"/media/out/{i}/{quote(key)}.mp4"] = path
+            table[f"/media/out/{i}/{quote(key)}.mp4"] = (path, Path(run.path))
     for key, path in study.sources.items():
-        table[f"/media/source/{quote(key)}.mp4"] = path
+        table[f"/media/source/{quote(key)}.mp4"] = (path, media)
     return table
+
+
+def read_confined(path: Path, root: Path) -> bytes | None:
+    """The bytes of `path` if it is, at this moment, a regular file inside `root` whose last step is
+    not a link; None otherwise. Non-blocking open: a FIFO put in its place cannot stall a thread."""
+    if not is_within(path, root):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
+
+
+def host_allowed(header: str | None, bound: str) -> bool:
+    """Whether a request's Host names this server: localhost, an IP address (DNS rebinding needs a
+    name) or the --host it was started with. No Host header (HTTP/1.0) comes from no browser."""
+    if header is None:
+        return True
+    host = header.strip()
+    if host.startswith("["):  # [::1]:8000
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:  # name:8000
+        host = host.partition(":")[0]
+    if host.lower() in ("localhost", bound.lower()):
+        return True
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 def assignment_json(study: Study, a: Assignment, progress: tuple[int, int], ties: bool) -> dict:
@@ -81,12 +123,13 @@ def assignment_json(study: Study, a: Assignment, progress: tuple[int, int], ties
     }
 
 
-def make_handler(study: Study, store: Store, ties: bool) -> type[BaseHTTPRequestHandler]:
-    media = _media_table(study)
+def make_handler(study: Study, store: Store, ties: bool, media_dir: Path, host: str) -> type[BaseHTTPRequestHandler]:
+    media = _media_table(study, media_dir)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "eve-bench-human"
         sys_version = ""
+        timeout = TIMEOUT_S
 
         def log_message(self, format, *args):  # one line per request is noise for a rating session
             pass
@@ -108,13 +151,15 @@ def make_handler(study: Study, store: Store, ties: bool) -> type[BaseHTTPRequest
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            if url.path in STATIC:
+            if not host_allowed(self.headers.get("Host"), host):
+                self._error(400, "this server answers only requests for localhost, an IP address or its --host")
+            elif url.path in STATIC:
                 name, kind = STATIC[url.path]
                 self._send(200, files("eve_bench.human").joinpath(name).read_bytes(), kind)
             elif url.path == "/api/next":
                 self._next(parse_qs(url.query).get("rater", [""])[0])
             elif url.path in media:
-                self._file(media[url.path])
+                self._file(*media[url.path])
             else:
                 self._error(404, "not found")
 
@@ -128,8 +173,10 @@ def make_handler(study: Study, store: Store, ties: bool) -> type[BaseHTTPRequest
                 return self._error(e.status, str(e))
             self._json(200, {"done": True, "progress": list(progress)} if a is None else assignment_json(study, a, progress, ties))
 
-        def _file(self, path: Path) -> None:
-            data = path.read_bytes()  # previews are small; a Range answer lets the browser seek and loop
+        def _file(self, path: Path, root: Path) -> None:
+            data = read_confined(path, root)  # previews are small; a Range answer lets the browser seek and loop
+            if data is None:
+                return self._error(404, "not found")
             start, end = 0, len(data) - 1
             spec = self.headers.get("Range", "")
             if spec.startswith("bytes=") and "," not in spec:
@@ -145,6 +192,8 @@ def make_handler(study: Study, store: Store, ties: bool) -> type[BaseHTTPRequest
             self._send(200, data, "video/mp4", {"Accept-Ranges": "bytes"})
 
         def do_POST(self) -> None:
+            if not host_allowed(self.headers.get("Host"), host):
+                return self._error(400, "this server answers only requests for localhost, an IP address or its --host")
             if urlsplit(self.path).path != "/api/vote":
                 return self._error(404, "not found")
             if self.headers.get_content_type() != "application/json":
@@ -157,9 +206,10 @@ def make_handler(study: Study, store: Store, ties: bool) -> type[BaseHTTPRequest
                 return self._error(413, f"a vote is at most {MAX_BODY} bytes")
             try:
                 body = json.loads(self.rfile.read(length))
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to parse
                 return self._error(400, "the body is not JSON")
-            if not isinstance(body, dict) or not isinstance(body.get("assignment"), int) or isinstance(body.get("assignment"), bool):
+            assignment = body.get("assignment") if isinstance(body, dict) else None
+            if not isinstance(assignment, int) or isinstance(assignment, bool) or not 0 <= assignment <= MAX_ID:
                 return self._error(400, 'a vote is {"rater": NAME, "assignment": ID, "answers": {...}}')
             try:
                 store.vote(body.get("rater"), body["assignment"], body.get("answers"))
@@ -175,7 +225,7 @@ def make_server(cfg: ServeConfig) -> ThreadingHTTPServer:
     study = load_study(cfg.runs, media_path(cfg.db))
     store = Store(cfg.db, study, cfg.ties)
     try:
-        server = ThreadingHTTPServer((cfg.host, cfg.port), make_handler(study, store, cfg.ties))
+        server = ThreadingHTTPServer((cfg.host, cfg.port), make_handler(study, store, cfg.ties, media_path(cfg.db), cfg.host))
     except OSError as e:  # port taken, unknown host: one line, not a traceback
         raise ValueError(f"cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e}") from None
     server.daemon_threads = True

@@ -71,6 +71,23 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_votes_file(path: Path) -> None:
+    """ValueError unless `path` is absent or an SQLite file: sqlite would take an empty or foreign
+    file for a new database and write into it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror or e})") from None
+    if head != SQLITE_MAGIC:
+        raise ValueError(f"{path}: {'an empty file' if not head else 'not an SQLite file'}, not an eve-bench votes database")
+
+
 def connect(path: Path) -> sqlite3.Connection:
     # Autocommit mode with explicit BEGIN IMMEDIATE: each vote is its own durable transaction, and
     # concurrent requests queue for the write lock instead of failing.
@@ -82,7 +99,10 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def study_runs(conn: sqlite3.Connection) -> tuple[list[Run], bool]:
     """The runs and the ties setting a database was created for."""
-    row = conn.execute("SELECT runs, ties FROM study").fetchone()
+    try:
+        row = conn.execute("SELECT runs, ties FROM study").fetchone()
+    except sqlite3.DatabaseError:  # an SQLite file of something else: no study table
+        row = None
     if row is None:
         raise ValueError("this database holds no study (was it made by eve-bench human serve?)")
     return [Run(**r) for r in json.loads(row[0])], bool(row[1])
@@ -92,6 +112,7 @@ class Store:
     def __init__(self, path: Path, study: Study, ties: bool) -> None:
         self.path, self.study, self.ties = Path(path), study, ties
         self._random = random.SystemRandom()
+        check_votes_file(self.path)
         conn = self._connection()
         try:
             conn.executescript(SCHEMA)

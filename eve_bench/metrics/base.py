@@ -85,6 +85,9 @@ class Metric(ABC):
     # True: too costly to run unasked (a VLM judge takes seconds per sample). `eve-bench validity`,
     # which scores every registered metric, runs it only when its `model` option names weights.
     opt_in: ClassVar[bool] = False
+    # Part of `cache_id`: bump it with any change that alters the metric's values (and only then),
+    # so that values stored in finished runs are recomputed; a refactor keeps them.
+    version: ClassVar[int] = 1
 
     def __init__(self, options: MetricOptions | None = None) -> None:
         self.options = options or MetricOptions()
@@ -103,8 +106,10 @@ class Metric(ABC):
 
     @property
     def cache_id(self) -> str:
-        """Identifies this metric's configuration; cached values are reused only under the same id."""
-        return self.name
+        """Identifies this metric's configuration; cached values are reused only under the same id.
+        Metrics with weights or options add them (by content, never by path: ids are the same on
+        every machine)."""
+        return f"{self.name}@v{self.version}"
 
     def prepare(self) -> None:
         """Load weights before any sample is scored; raise MissingWeightsError at once if absent."""

@@ -11,13 +11,15 @@ Every one uses the projected embeddings of the official TGVE preprocessing (fram
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar, Sequence
 
 import numpy as np
 
 from eve_bench.encoders import precision
 from eve_bench.encoders.cache import EmbeddingCache
-from eve_bench.encoders.clip import ClipEncoder, missing_message, resolve_weights
+from eve_bench.encoders.clip import ClipEncoder, clip_weights_id, missing_message, resolve_weights
+from eve_bench.encoders.local_weights import local_folder
 from eve_bench.errors import WeightsError
 from eve_bench.metrics.base import Metric, MetricInput
 
@@ -65,8 +67,16 @@ class _ClipMetric(Metric):
 
     @property
     def cache_id(self) -> str:
-        specs = [self._spec(part) for part in self.parts]
-        return f"{self.name}|{'|'.join(specs)}|tgve480{precision.id_suffix(self.options.precision)}"
+        return f"{super().cache_id}|{self._weights_id}|tgve480{precision.id_suffix(self.options.precision)}"
+
+    @cached_property
+    def _weights_id(self) -> str:
+        """The weights by content; where they are not on this machine, as asked (such a metric is
+        skipped or fails in prepare(), so no value is ever stored under that id)."""
+        dirs = {part: local_folder(self._spec(part)) for part in self.parts}
+        if None in dirs.values():
+            return "|".join(self._spec(part) for part in self.parts)
+        return clip_weights_id(dirs["model"], dirs.get("processor", dirs["model"]))
 
     def _missing(self, part: str, detail: str) -> str:
         p = self.parts[part]

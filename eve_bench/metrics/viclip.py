@@ -12,15 +12,16 @@ see docs/metrics-viclip.md.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+import os
+from functools import cached_property, lru_cache
 from typing import Sequence
 
 import numpy as np
 
 from eve_bench.encoders import precision
 from eve_bench.encoders.cache import EmbeddingCache
-from eve_bench.encoders.viclip import ViCLIPPreprocess, load_viclip, weights_id
+from eve_bench.encoders.local_weights import weights_id
+from eve_bench.encoders.viclip import ViCLIPPreprocess, load_viclip
 from eve_bench.metrics.base import Metric, MetricInput
 
 WEIGHTS = ("ViClip-InternVid-10M-FLT.pth (ViCLIP ViT-L/14, InternVid-10M-FLT) converted once with eve-bench "
@@ -40,20 +41,22 @@ class _ViCLIPMetric(Metric):
         self.model = None
         self.cache = None
 
+    @cached_property
     def _weights(self) -> str | None:
-        """The weights' identity (resolved path, size, mtime), or the bare path when absent."""
+        """The weights by content, or the path as given where there is none (the metric then fails
+        in prepare(), so no value is ever stored under that id)."""
         path = self.option("model")
-        return weights_id(path) if path and Path(path).exists() else path
+        return weights_id(path) if isinstance(path, str) and os.path.exists(path) else path
 
     @property
     def cache_id(self) -> str:
-        return f"{self.name}|{self._weights()}|{self.preprocess.id}{precision.id_suffix(self.options.precision)}"
+        return f"{super().cache_id}|{self._weights}|{self.preprocess.id}{precision.id_suffix(self.options.precision)}"
 
     def prepare(self) -> None:
         precision.check(self.options.precision, self.options.device)
         # Raises MissingWeightsError naming --viclip-model when the path is unset or absent, and
         # WeightsError when it holds a pickle or unreadable weights.
-        self.model = _shared_model(self.option("model"), self.options.device, self._weights())
+        self.model = _shared_model(self.option("model"), self.options.device, self._weights)
         cache = self.options.embedding_cache
         self.cache = cache if cache is not None else EmbeddingCache()
 
@@ -85,7 +88,7 @@ class _ViCLIPMetric(Metric):
 @lru_cache(maxsize=2)
 def _shared_model(path: str | None, device: str, identity: str | None):
     # viclip_out and viclip_dir run in the same process: one copy of the 1.7 GB model, not two.
-    # `identity` carries size and mtime, so weights replaced on disk load afresh.
+    # `identity` is the weights' content, so weights replaced on disk load afresh.
     return load_viclip(path, device)
 
 

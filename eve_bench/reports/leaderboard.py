@@ -22,9 +22,9 @@ from pathlib import Path
 
 from eve_bench.atomic import atomic_write_text
 from eve_bench.figures import new_figure, save_png
-from eve_bench.reports.leaderboard_html import build_gallery, render_html
+from eve_bench.reports.leaderboard_html import gallery, render_html
 from eve_bench.reports.reported import other_preferences, sources
-from eve_bench.reports.rows import arrow, collect, fmt_ci, interval, metric_names, reported_table, row_label
+from eve_bench.reports.rows import arrow, collect, fmt_ci, interval, metric_names, partial_note, reported_table, row_label
 from eve_bench.reports.uncertainty import paired_comparison
 from eve_bench.tables import csv_table, md_cell, md_table
 
@@ -33,7 +33,8 @@ def render_markdown(rows: list[dict], title: str | None = None, reported: str | 
     suite = rows[0]["suite"] if rows else "?"
     lines = [f"# {md_cell(title or f'eve-bench leaderboard: {suite}')}", ""]
     lines.append("Overall means over scored samples (↑ higher is better, ↓ lower is better), each with its "
-                 "95% bootstrap interval over samples [low, high]. "
+                 "95% bootstrap interval over samples [low, high]; (n=K) where the metric is undefined on some of "
+                 "a run's scored samples and the mean covers K of them. "
                  "`identity` returns its input: the lower bound every method must beat.")
     differs = rows[0]["differs"] if rows else []
     if differs:
@@ -49,7 +50,7 @@ def render_markdown(rows: list[dict], title: str | None = None, reported: str | 
     for r in rows:
         label = f"{r['model']} (reference)" if r["reference"] else r["model"]
         cells = [label, r["model_args"] or "", r["n_samples"], r["n_failed"], r["n_missing"]] + [r["group"] for _ in extra]
-        body.append([md_cell(c) for c in cells] + [fmt_ci(r["overall"].get(n), interval(r, n)) for n in names])
+        body.append([md_cell(c) for c in cells] + [fmt_ci(r["overall"].get(n), interval(r, n)) + partial_note(r, n) for n in names])
     lines += [""] + md_table([md_cell(h) for h in header], body, escape=False)
     tasks = [t for t in dict.fromkeys(t for r in rows for t in r["per_task"])]
     for name in names:
@@ -112,14 +113,15 @@ def reported_lines(rows: list[dict], benchmark: str) -> list[str]:
 def render_csv(rows: list[dict]) -> str:
     names = metric_names(rows)
     header = (["model", "model_args", "suite", "reference", "settings", "n_samples", "n_failed", "n_missing"] + names
-              + [f"{n} {end}" for n in names for end in ("ci_low", "ci_high")])
+              + [f"{n} {end}" for n in names for end in ("ci_low", "ci_high")] + [f"{n} n" for n in names])
     body = []
     for r in rows:
         cis = [interval(r, n) for n in names]
         body.append([r["model"], r["model_args"], r["suite"], r["reference"], r["group"], r["n_samples"], r["n_failed"],
                      r["n_missing"]]
                     + ["" if r["overall"].get(n) is None else r["overall"][n] for n in names]
-                    + [("" if ci is None else getattr(ci, end)) for ci in cis for end in ("low", "high")])
+                    + [("" if ci is None else getattr(ci, end)) for ci in cis for end in ("low", "high")]
+                    + [r["counts"].get(n, "") for n in names])
     return csv_table(header, body)
 
 
@@ -157,9 +159,11 @@ def write_leaderboard(run_dirs: list[str | Path], out: str | Path, title: str | 
     if reported:
         reported_table(rows, reported)  # refuse a wrong benchmark before writing anything
     out = Path(out)
-    written = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.png", out / "leaderboard.html"]
-    atomic_write_text(written[0], render_markdown(rows, title, reported))
-    atomic_write_text(written[1], render_csv(rows))
-    render_plot(rows, written[2])
-    atomic_write_text(written[3], render_html(rows, build_gallery(rows, out, gallery_per_task, gallery_size), title, reported))
+    md, csv, png, page = written = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.png", out / "leaderboard.html"]
+    # Everything is read (runs, previews) before anything is written: bad input loses nothing.
+    with gallery(rows, out, gallery_per_task, gallery_size) as entries:
+        texts = {md: render_markdown(rows, title, reported), csv: render_csv(rows), page: render_html(rows, entries, title, reported)}
+        for path, text in texts.items():
+            atomic_write_text(path, text)
+        render_plot(rows, png)
     return [p for p in written if p.exists()]

@@ -18,12 +18,15 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import quote
 
+from eve_bench.atomic import atomic_folder
 from eve_bench.reports.gallery import Prompts, copy_small, key_parts, ok_previews, prompts_of, suite_samples, write_reference_videos
-from eve_bench.reports.rows import arrow, fmt_ci, interval, metric_names, reported_table, row_label
+from eve_bench.reports.rows import arrow, fmt_ci, interval, metric_names, partial_note, reported_table, row_label
 from eve_bench.run.results import load_summary
 
 MEDIA = "leaderboard_media"  # beside leaderboard.html; rebuilt whole on every write
@@ -38,17 +41,26 @@ class GalleryEntry:
     outputs: tuple[str | None, ...]  # one per leaderboard row; None where that run has no output
 
 
-def _url(path: Path, page_dir: Path) -> str:
-    return "/".join(quote(part) for part in path.relative_to(page_dir).parts)
+def _url(path: Path, media: Path) -> str:
+    """The page's link to a file written under `media` (which becomes MEDIA beside the page)."""
+    return "/".join([MEDIA, *(quote(part) for part in path.relative_to(media).parts)])
 
 
-def build_gallery(rows: list[dict], out: Path, per_task: int, max_side: int | None) -> list[GalleryEntry]:
-    """Copy the first `per_task` samples of each task (those some run scored) into MEDIA, small."""
-    media = out / MEDIA
-    if media.exists():
-        shutil.rmtree(media)  # a sample or run dropped since the last write must not linger
+@contextmanager
+def gallery(rows: list[dict], out: Path, per_task: int, max_side: int | None) -> Iterator[list[GalleryEntry]]:
+    """The gallery's entries, their videos written to a hidden folder that replaces `out/MEDIA` only
+    once the block (writing the page) succeeds: an unreadable preview stops the leaderboard with the
+    old one whole. A sample or run dropped since the last write does not linger."""
     if per_task <= 0 or not rows:
-        return []
+        yield []
+        shutil.rmtree(out / MEDIA, ignore_errors=True)
+        return
+    with atomic_folder(out / MEDIA) as media:
+        yield build_gallery(rows, media, per_task, max_side)
+
+
+def build_gallery(rows: list[dict], media: Path, per_task: int, max_side: int | None) -> list[GalleryEntry]:
+    """Copy the first `per_task` samples of each task (those some run scored) into `media`, small."""
     previews = [ok_previews(r["run"]) for r in rows]
     first = load_summary(rows[0]["run"])
     samples = suite_samples(first)
@@ -70,8 +82,8 @@ def build_gallery(rows: list[dict], out: Path, per_task: int, max_side: int | No
         outputs = tuple(copy_small(found[key], media / f"run-{i}" / rel, max_side) if key in found else None
                         for i, found in enumerate(previews))
         task = next(r["task_of"][key] for r in rows if key in r["task_of"])
-        entries.append(GalleryEntry(key, prompts_of(sample, task), *(None if p is None else _url(p, out) for p in (source, truth)),
-                                    tuple(None if p is None else _url(p, out) for p in outputs)))
+        entries.append(GalleryEntry(key, prompts_of(sample, task), *(None if p is None else _url(p, media) for p in (source, truth)),
+                                    tuple(None if p is None else _url(p, media) for p in outputs)))
     return entries
 
 
@@ -105,9 +117,9 @@ def _th(label: str, hover: str = "", numeric: bool = True) -> str:
     return f'<th data-sort="{kind}" title="{_e(hover)}"><button type="button">{_e(label)}</button></th>'
 
 
-def _mean_td(mean, ci) -> str:
+def _mean_td(mean, ci, note: str = "") -> str:
     value = "" if mean is None else repr(float(mean))
-    return f'<td data-v="{value}">{_e(fmt_ci(mean, ci))}</td>'
+    return f'<td data-v="{value}">{_e(fmt_ci(mean, ci) + note)}</td>'
 
 
 def _overall_table(rows: list[dict], defs: dict[str, str]) -> str:
@@ -123,7 +135,7 @@ def _overall_table(rows: list[dict], defs: dict[str, str]) -> str:
         cells = [f"<td>{_e(label)}</td>", f"<td>{_e(r['model_args'])}</td>"]
         cells += [f'<td data-v="{_e(r[k])}">{_e(r[k])}</td>' for k in ("n_samples", "n_failed", "n_missing")]
         cells += [f"<td>{_e(r['group'])}</td>"] if differs else []
-        cells += [_mean_td(r["overall"].get(n), interval(r, n)) for n in names]
+        cells += [_mean_td(r["overall"].get(n), interval(r, n), partial_note(r, n)) for n in names]
         body.append(f'<tr title="{_e(r["run"])}">' + "".join(cells) + "</tr>")
     return _table("overall", head, body)
 

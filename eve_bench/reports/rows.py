@@ -26,6 +26,8 @@ def collect(run_dirs: list[str | Path]) -> list[dict]:
     for run_dir in run_dirs:
         s = load_summary(run_dir)
         records = load_records(run_dir)
+        values = {name: finite_values(records, name) for name in s["metrics"]["overall"]}
+        _check_consistent(run_dir, s, records, values)
         rows.append(
             {
                 "run": str(run_dir),
@@ -33,14 +35,16 @@ def collect(run_dirs: list[str | Path]) -> list[dict]:
                 "model_args": ",".join(f"{k}={v}" for k, v in s.get("model_args", {}).items()),
                 "suite": s["suite"],
                 "n_samples": s["n_samples"],
+                "n_ok": s.get("n_ok", s["n_samples"] - s["n_failed"]),
                 "n_failed": s["n_failed"],
                 "n_missing": s["n_missing"],
                 "overall": s["metrics"]["overall"],
                 "per_task": s["metrics"]["per_task"],
-                "directions": {k: v["direction"] for k, v in s.get("metric_info", {}).items()},
+                "counts": s.get("metric_counts", {}),
+                "directions": {k: v.get("direction") for k, v in s.get("metric_info", {}).items()},
                 "reference": s["model"] in REFERENCE_MODELS,
                 # metric -> sample key -> value: what each mean was taken over
-                "values": {name: finite_values(records, name) for name in s["metrics"]["overall"]},
+                "values": values,
                 "task_of": {r.key: r.task for r in records},
                 "metric_ids": {k: v.get("id") for k, v in s.get("metric_info", {}).items()},
                 "version": s.get("versions", {}).get("eve_bench"),
@@ -60,6 +64,23 @@ def collect(run_dirs: list[str | Path]) -> list[dict]:
         raise ValueError(f"runs come from different suites ({', '.join(sorted(suites))}); make one leaderboard per suite")
     _group_settings(rows)
     return rows
+
+
+def _check_consistent(run_dir, summary: dict, records: list, values: dict[str, dict]) -> None:
+    """ValueError unless samples.jsonl holds the values summary.json averaged (as many of each
+    per-sample metric): files of two runs mixed would print a mean beside another run's interval."""
+    for name, found in values.items():
+        counted = summary.get("metric_counts", {}).get(name)
+        if records and counted is not None and any(name in r.metrics for r in records) and len(found) != counted:
+            raise ValueError(f"{Path(run_dir) / 'samples.jsonl'} holds {len(found)} values of {name} where summary.json "
+                             f"averaged {counted}: the two files come from different runs (re-run to rewrite both)")
+
+
+def partial_note(r: dict, name: str) -> str:
+    """' (n=K)' where a run's mean of `name` covers only K of its scored samples (the metric is
+    undefined, null or NaN, on the others), so such a mean never passes for one over all of them."""
+    n = r["counts"].get(name)
+    return f" (n={n})" if isinstance(n, int) and n < r["n_ok"] else ""
 
 
 def _group_settings(rows: list[dict]) -> None:

@@ -1,11 +1,13 @@
 """The run folder (`--out`): where each sample's files go, who may write there, and for what.
 
-Three rules keep a folder's results credited to the model that made them:
+Four rules keep a folder's results credited to the model that made them:
 - one process at a time: a run holds an exclusive lock on `DIR/.lock` (released by the kernel when
   the process ends, however it ends), and a second run on the folder fails at once;
 - one configuration per folder: `DIR/run.json` names the model, its args, the seed, the frame
   policy and the suite; another configuration is refused unless asked to overwrite, which clears
   the folder's results first;
+- a run that has not finished is never read as finished: the last run's `summary.json` and
+  `samples.jsonl` are withdrawn before this one writes anything, and written again at its end;
 - a sample is finished only with the exact frames it scored (records carry the frames' digest).
 Writers are atomic; what a killed writer leaves behind (hidden temporary names) is removed when
 the next run takes the lock, since no other process can be writing then.
@@ -27,6 +29,7 @@ from eve_bench.sample import Sample
 IDENTITY_NAME = "run.json"
 LOCK_NAME = ".lock"
 RESULTS = ("submission", "previews", "records", "samples.jsonl", "summary.json", IDENTITY_NAME)
+PUBLISHED = ("summary.json", "samples.jsonl")  # what a finished run adds; readers look for the summary first
 # Temporary names of the atomic writers in eve_bench/video.py: ".<name>.<random>.tmp[.mp4]" and
 # ".<name>.old-<pid>" (a folder being replaced).
 _LEFTOVER = re.compile(r"^\..+\.(tmp(\.mp4)?|old-\d+)$")
@@ -73,14 +76,16 @@ class RunFolder:
                     f"--out {self.root} is in use by another eve-bench process (pid {holder}); "
                     "wait for it to finish or choose another --out"
                 ) from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
+            with writing(self.root / LOCK_NAME):
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
             yield self
 
     def claim(self, identity: dict, overwrite: bool) -> None:
-        """Make the folder this configuration's (call with the lock held)."""
+        """Make the folder this configuration's and withdraw the last run's results (call with the
+        lock held, before anything else is written)."""
         path = self.root / IDENTITY_NAME
         text = json.dumps(identity, sort_keys=True, default=str) + "\n"
         identity = json.loads(text)  # compared as stored: tuples become lists, paths strings
@@ -89,6 +94,8 @@ class RunFolder:
         except FileNotFoundError:
             previous = None
         except (OSError, ValueError):
+            previous = {"unreadable": str(path)}
+        if previous is not None and not isinstance(previous, dict):
             previous = {"unreadable": str(path)}
         if previous is not None and previous != identity:
             if not overwrite:
@@ -101,16 +108,15 @@ class RunFolder:
                     "replace them, or choose another --out"
                 )
             self.clear()
-        atomic_write_text(path, text)
+        with writing(path):
+            atomic_write_text(path, text)
+        for name in PUBLISHED:
+            _remove(self.root / name)
 
     def clear(self) -> None:
         """Remove the results (only the names eve-bench writes: --out may hold other files)."""
         for name in RESULTS:
-            path = self.root / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+            _remove(self.root / name)
 
     def remove_leftovers(self) -> list[Path]:
         """Delete what killed atomic writers left (call with the lock held); returns the paths."""
@@ -119,11 +125,16 @@ class RunFolder:
             if (self.root / name).is_dir():
                 found += [p for p in (self.root / name).rglob(".*") if _LEFTOVER.match(p.name)]
         for path in found:
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            _remove(path)
         return found
+
+
+def _remove(path: Path) -> None:
+    with writing(path):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @contextmanager

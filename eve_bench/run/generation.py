@@ -68,11 +68,13 @@ def generate(model, sample: Sample, source: Video, folder: RunFolder, record: Sa
         write_frames_dir(output, frames_dir)
     record.output = str(frames_dir.relative_to(folder.root))
     record.frames_sha256 = frames_digest(frames_dir)
-    if previews:
-        preview = folder.preview(sample)
-        with writing(preview):
+    preview = folder.preview(sample)
+    with writing(preview):
+        if previews:
             write_mp4(output, preview)
-        record.preview = str(preview.relative_to(folder.root))
+            record.preview = str(preview.relative_to(folder.root))
+        else:  # an earlier run's preview would show another output than this record's
+            preview.unlink(missing_ok=True)
     record.timings.update(edit_s=round(t2 - t1, 4), write_s=round(time.perf_counter() - t2, 4))
     return None
 

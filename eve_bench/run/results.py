@@ -49,18 +49,54 @@ class SampleRecord:
         return json.dumps(d, sort_keys=True, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SampleRecord":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+    def from_dict(cls, d: object) -> "SampleRecord":
+        """A record from its JSON object; ValueError saying what is wrong when it is not one (a list,
+        a field of the wrong type), so no report averages or resumes from a damaged file."""
+        problem = _record_problem(d)
+        if problem:
+            raise ValueError(f"not a sample record: {problem}")
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})  # type: ignore[union-attr]
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "SampleRecord | None":
+        """The record at `path`, or None where there is none or it is damaged (the sample then runs
+        again: a record counts only when it can be trusted)."""
         try:
             return cls.from_dict(json.loads(path.read_text()))
-        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        except (OSError, ValueError):
             return None
+
+
+_TEXT = ("key", "video_id", "group", "task", "edit_id", "status", "cache_key")
+_TEXT_OR_NULL = ("error", "traceback", "output", "frames_sha256", "preview")
+_OBJECTS = ("timings", "metrics", "metric_ids", "metric_errors", "set_states")
+
+
+def _record_problem(d: object) -> str | None:
+    if not isinstance(d, dict):
+        return f"a JSON {type(d).__name__}, not an object"
+    for name in _TEXT:
+        if (name in d or name != "cache_key") and not isinstance(d.get(name), str):  # cache_key may be absent
+            return f"{name} is {d.get(name)!r}, not text"
+    if d["status"] not in ("ok", "failed"):
+        return f"status is {d['status']!r}, not 'ok' or 'failed'"
+    for name in _TEXT_OR_NULL:
+        if d.get(name) is not None and not isinstance(d[name], str):
+            return f"{name} is {d[name]!r}, not text or null"
+    for name in _OBJECTS:
+        if name in d and not isinstance(d[name], dict):
+            return f"{name} is {d[name]!r}, not an object"
+    for name, value in d.get("metrics", {}).items():
+        if value is not None and not _is_number(value):
+            return f"metric {name} is {value!r}, not a number or null"
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def finite_values(records: list[SampleRecord], name: str) -> dict[str, float]:
@@ -97,7 +133,12 @@ def aggregate(records: list[SampleRecord], metric_names: list[str], tasks: tuple
 
 
 def environment(device: str) -> dict:
+    """What the numbers may depend on beyond the run's configuration: versions, the device and the
+    torch thread count (float reductions are split by thread: docs/results.md, Determinism); null
+    where torch was never loaded in this process (every value came from records, the embedding
+    cache or numpy/OpenCV metrics; a warm re-score does not pay a second to import it)."""
     import importlib.metadata as md
+    import sys
 
     import eve_bench
 
@@ -107,10 +148,15 @@ def environment(device: str) -> dict:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
             versions[dist] = None
-    return {"versions": versions, "device": device, "platform": platform.platform()}
+    torch = sys.modules.get("torch")
+    return {"versions": versions, "device": device, "torch_threads": torch.get_num_threads() if torch else None,
+            "platform": platform.platform()}
 
 
 def write_results(out: Path, records: list[SampleRecord], summary: dict) -> None:
+    """samples.jsonl, then summary.json: a reader takes a run as finished by its summary, so a
+    failure between the two leaves no summary beside other samples (the run folder withdrew the
+    last run's summary when this run began)."""
     atomic_write_text(out / "samples.jsonl", "".join(r.to_json() + "\n" for r in records))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=False, allow_nan=False, default=_json_default) + "\n")
 
@@ -128,21 +174,70 @@ def exit_code(summary: dict) -> int:
 
 
 def load_summary(run_dir: str | Path) -> dict:
+    """A finished run's summary; FileNotFoundError or ValueError naming the file when the run has
+    none (it did not finish) or it is damaged."""
     path = Path(run_dir) / "summary.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no summary.json (is {run_dir} a finished eve-bench run folder?)")
-    summary = json.loads(path.read_text())
-    if summary.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema version {summary.get('schema_version')} is not {SCHEMA_VERSION}")
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no summary.json (is {run_dir} a finished eve-bench run folder?)") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror or e})") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); was it cut short?") from None
+    problem = _summary_problem(summary)
+    if problem:
+        raise ValueError(f"{path}: not an eve-bench summary: {problem}")
     return summary
 
 
+def _summary_problem(s: object) -> str | None:
+    """What the reports read of a summary, checked: a damaged one is refused, not half-read."""
+    if not isinstance(s, dict):
+        return f"a JSON {type(s).__name__}, not an object"
+    if s.get("schema_version") != SCHEMA_VERSION:
+        return f"schema version {s.get('schema_version')!r} is not {SCHEMA_VERSION}"
+    for name in ("model", "suite"):
+        if not isinstance(s.get(name), str):
+            return f"{name} is {s.get(name)!r}, not text"
+    for name in ("n_samples", "n_failed", "n_missing"):
+        if not isinstance(s.get(name), int) or isinstance(s.get(name), bool):
+            return f"{name} is {s.get(name)!r}, not a whole number"
+    metrics = s.get("metrics")
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("overall"), dict) or not isinstance(metrics.get("per_task"), dict):
+        return "metrics is not {overall: {...}, per_task: {...}}"
+    tables = [metrics["overall"], *metrics["per_task"].values()]
+    if not all(isinstance(t, dict) for t in tables):
+        return "metrics.per_task holds a task that is not an object"
+    bad = next(((k, v) for t in tables for k, v in t.items() if v is not None and not (_is_number(v) and math.isfinite(v))), None)
+    if bad:
+        return f"the mean of {bad[0]} is {bad[1]!r}, not a finite number or null"
+    for name in ("model_args", "metric_info", "metric_counts"):
+        if not isinstance(s.get(name, {}), dict):
+            return f"{name} is {s[name]!r}, not an object"
+    if not all(isinstance(v, dict) for v in s.get("metric_info", {}).values()):
+        return "metric_info holds a metric that is not an object"
+    return None
+
+
 def load_records(run_dir: str | Path) -> list[SampleRecord]:
-    """The records of a finished run (samples.jsonl); [] for a run folder that has none."""
+    """The records of a finished run (samples.jsonl); [] for a run folder that has none. A damaged
+    line is a ValueError naming the file and the line."""
     path = Path(run_dir) / "samples.jsonl"
-    if not path.exists():
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
         return []
-    return [SampleRecord.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror or e})") from None
+    records = []
+    for i, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                records.append(SampleRecord.from_dict(json.loads(line)))
+            except ValueError as e:
+                raise ValueError(f"{path}, line {i}: {e}") from None
+    return records
 
 
 def _json_default(obj):

@@ -4,16 +4,20 @@ makes before serving a record instead of calling the model (docs/results.md, Dur
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
-from eve_bench.hashing import content_hash, files_stamp, json_hash
+from eve_bench.hashing import cached_files_digest, content_hash, json_hash
 from eve_bench.run.config import RunConfig
 from eve_bench.run.results import SampleRecord
 from eve_bench.sample import Sample
 from eve_bench.suites import Suite
 from eve_bench.video import frames_digest
 
-CACHE_FORMAT = 1
+# Part of every cache key: bump it with any change that alters what a model is given or how its
+# outputs are written (and only then), so that finished samples run again; a refactor keeps them.
+# tests/test_trust.py pins today's key, so that no key changes by accident.
+CACHE_FORMAT = 2
 
 
 def sample_seed(seed: int, sample: Sample) -> int:
@@ -40,18 +44,24 @@ def model_version(spec: str) -> str:
     return f"eve-bench=={eve_bench.__version__}"
 
 
-def model_file_stamps(model_args: dict) -> dict:
-    """Model args that name weights on disk enter the cache key through their files' stamps, so
-    weights retrained in place are a new experiment even though the argument string did not change."""
-    return {k: files_stamp(v) for k, v in model_args.items() if isinstance(v, str) and v and Path(v).exists()}
+def keyed_model_args(model_args: dict) -> dict:
+    """The model args as the cache key sees them: an arg naming a file or folder by its content
+    (every file's bytes beneath it), so weights retrained in place are a new experiment although
+    the argument did not change, and the same weights elsewhere (another checkout) are the same."""
+    return {k: f"sha256:{cached_files_digest(v)}" if names_a_path(v) else v for k, v in model_args.items()}
 
 
-def cache_key(cfg: RunConfig, suite: Suite, sample: Sample, seed: int, stamps: dict) -> str:
+def names_a_path(value: object) -> bool:
+    # os.path.exists says False, where pathlib raises, for a text longer than a file name may be.
+    return isinstance(value, str) and bool(value) and os.path.exists(value)
+
+
+def cache_key(cfg: RunConfig, suite: Suite, sample: Sample, seed: int, model_args: dict) -> str:
+    """`model_args`: `keyed_model_args(cfg.model_args)`, computed once per run."""
     return json_hash({
         "format": CACHE_FORMAT,
         "model": cfg.model,
-        "model_args": cfg.model_args,
-        "model_files": stamps,
+        "model_args": model_args,
         "model_version": model_version(cfg.model),
         "suite": [suite.name, suite.version],
         "sample": [sample.key, sample.fingerprint],

@@ -17,26 +17,30 @@ samples (scoring.py).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from eve_bench.errors import RunError
+from eve_bench.errors import RunError, printable
 from eve_bench.metrics import Metric, MetricOptions
 from eve_bench.models import load_model, resolve_factory
+from eve_bench.paths import is_within
 from eve_bench.run.config import RunConfig, SuiteSelection, prepare_suite
 from eve_bench.run.distributed import Group, Ranks, Tally, raise_rank_errors
-from eve_bench.run.folder import RunFolder, writing
+from eve_bench.run.folder import RESULTS, RunFolder, writing
 from eve_bench.run.generation import generate, output_problem
 from eve_bench.run.results import SampleRecord, write_results
-from eve_bench.run.resume import cache_key, failed_before, finished, model_file_stamps, sample_seed
+from eve_bench.run.resume import cache_key, failed_before, finished, keyed_model_args, sample_seed
 from eve_bench.run.scoring import Pending, Scorer, requested_metrics, score_stream, source_or_missing
 from eve_bench.run.summary import build_summary, progress_bar
 from eve_bench.sample import Sample
 from eve_bench.suites import Suite, load_suite
-from eve_bench.video import read_video
 
 __all__ = ["evaluate_submission", "run"]
+
+UNFINISHED = "the run stopped while the model ran on this sample (killed?); it runs again on the next run"
 
 
 def run(cfg: RunConfig) -> dict:
@@ -71,7 +75,7 @@ def run(cfg: RunConfig) -> dict:
 
 def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, samples: list[Sample], tally: Tally,
                ranks: Ranks, device: str) -> None:
-    stamps = model_file_stamps(cfg.model_args)
+    keyed_args = keyed_model_args(cfg.model_args)
     model = None
     bar = progress_bar(len(samples), _desc(f"{cfg.model} on {suite.name}", ranks), cfg.progress and ranks.is_main)
 
@@ -86,13 +90,13 @@ def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, 
             if tally.stopped:
                 return
             seed = sample_seed(cfg.seed, sample)
-            key = cache_key(cfg, suite, sample, seed, stamps)
+            key = cache_key(cfg, suite, sample, seed, keyed_args)
             record = SampleRecord.load(folder.record(sample))
             if finished(record, key, folder.frames(sample)):
                 record.cached = True
             else:
                 t0 = time.perf_counter()
-                source = source_or_missing(scorer, sample, cfg.selection.skip_missing)
+                source = source_or_missing(scorer, suite, sample, cfg.selection.skip_missing)
                 if source is None:
                     tally.n_missing += 1
                     continue
@@ -100,15 +104,25 @@ def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, 
                 record.timings["load_s"] = round(time.perf_counter() - t0, 4)
                 if model is None:
                     model = load_model(cfg.model, cfg.model_args, device=device)
+                # Until its new outputs are complete, the sample's record says it failed: a run
+                # killed in between leaves no record vouching for frames or a preview it did not
+                # make (and the sample goes last next time, as any failed one).
+                _save(folder, sample, replace(record, status="failed", error=UNFINISHED))
                 tally.n_model_calls += 1
-                tally.stopped = generate(model, sample, source, folder, record, timeout=cfg.timeout,
-                                         fail_fast=cfg.fail_fast, previews=cfg.previews)
+                try:
+                    tally.stopped = generate(model, sample, source, folder, record, timeout=cfg.timeout,
+                                             fail_fast=cfg.fail_fast, previews=cfg.previews)
+                except BaseException:
+                    # Not a failure of the model (a failed write, --fail-fast, Ctrl-C): no record,
+                    # so nothing is held against it; the next run calls it again.
+                    with contextlib.suppress(OSError):  # the error being raised says what went wrong
+                        folder.record(sample).unlink(missing_ok=True)
+                    raise
                 if record.status == "failed":
                     folder.discard(sample)
                 # The output counts from here on; its metrics follow with the next scoring batch.
                 _save(folder, sample, record)
-            pending = Pending(sample, record, lambda s=sample: scorer.item(
-                s, read_video(folder.frames(s), fps=scorer.source(s).fps)))
+            pending = Pending(sample, record, lambda s=sample: scorer.item(s, scorer.output(s, folder.frames(s), folder.root)))
             if record.status == "ok" and scorer.pending(record):
                 yield pending
             else:
@@ -136,6 +150,9 @@ def evaluate_submission(
     submission, folder = Path(submission), RunFolder(out)
     if not submission.is_dir():
         raise RunError(f"--submission {submission}: no such folder")
+    if any(is_within(submission, folder.root / name) for name in RESULTS):
+        raise RunError(f"--submission {submission} lies inside the results of --out {folder.root}, which this eval "
+                       "would replace; choose another --out")
     suite, n_missing = prepare_suite(selection)
     cfg = RunConfig(model=f"submission:{submission}", out=folder.root, selection=selection, device=device,
                     metric_options=metric_options or MetricOptions())
@@ -147,7 +164,7 @@ def evaluate_submission(
         built, skipped = requested_metrics(metrics, suite, cfg.metric_options.on(device))
         scorer = Scorer(built, selection.frame_policy)
         tally = Tally()
-        error = _guarded(lambda: _eval_shard(submission, folder, scorer, ranks.shard(suite.samples), selection, tally,
+        error = _guarded(lambda: _eval_shard(submission, folder, scorer, suite, ranks.shard(suite.samples), selection, tally,
                                              _desc(f"eval {submission.name} on {suite.name}", ranks),
                                              progress and ranks.is_main), tally)
         tallies = group.gather(tally)
@@ -159,8 +176,8 @@ def evaluate_submission(
         return group.broadcast(summary)
 
 
-def _eval_shard(submission: Path, folder: RunFolder, scorer: Scorer, samples: list[Sample], selection: SuiteSelection,
-                tally: Tally, desc: str, show: bool) -> None:
+def _eval_shard(submission: Path, folder: RunFolder, scorer: Scorer, suite: Suite, samples: list[Sample],
+                selection: SuiteSelection, tally: Tally, desc: str, show: bool) -> None:
     bar = progress_bar(len(samples), desc, show)
 
     def done(p: Pending) -> None:
@@ -170,7 +187,7 @@ def _eval_shard(submission: Path, folder: RunFolder, scorer: Scorer, samples: li
 
     def load(sample: Sample, frames_dir: Path):
         source = scorer.source(sample)
-        edited = read_video(frames_dir, fps=source.fps)
+        edited = scorer.output(sample, frames_dir, submission)
         problem = output_problem(edited, source)
         if problem:
             raise ValueError(problem.replace("model returned", "submission has"))
@@ -178,7 +195,7 @@ def _eval_shard(submission: Path, folder: RunFolder, scorer: Scorer, samples: li
 
     def to_score():
         for sample in samples:
-            if source_or_missing(scorer, sample, selection.skip_missing) is None:
+            if source_or_missing(scorer, suite, sample, selection.skip_missing) is None:
                 tally.n_missing += 1
                 continue
             record = _new_record(sample, "", None)
@@ -232,12 +249,22 @@ def _unmatched_folders(submission: Path, selection: SuiteSelection, shown: int =
     """Submission folders <group>/<video>/<edit_id> that match no sample of the whole suite (a typo
     in a group or task name, another suite's outputs): not scored, so the user is warned."""
     known = {s.key for s in load_suite(selection.suite, selection.data, **selection.suite_args).samples}
-    extra = sorted(str(p.relative_to(submission)) for p in submission.glob("*/*/*") if p.is_dir() and str(p.relative_to(submission)) not in known)
+    # A folder linked out of the submission (a group linked to /) is not the submission's: not listed.
+    extra = sorted(key for p in _folders(submission, 3) if (key := p.relative_to(submission).as_posix()) not in known)
     if extra:
-        listed = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        listed = ", ".join(map(printable, extra[:5])) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
         print(f"eve-bench: warning: {len(extra)} folder(s) in {submission} match no sample of suite {selection.suite} "
               f"and were not scored: {listed}", file=sys.stderr)
     return extra[:shown]
+
+
+def _folders(root: Path, depth: int) -> list[Path]:
+    """The folders `depth` levels below `root` that lie inside it: a folder linked out of it (a
+    group linked to /) is neither listed nor entered."""
+    level = [root]
+    for _ in range(depth):
+        level = [c for p in level for c in sorted(p.iterdir()) if c.is_dir() and is_within(c, root)]
+    return level
 
 
 def _new_record(sample: Sample, key: str, seed: int | None) -> SampleRecord:

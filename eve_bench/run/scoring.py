@@ -15,15 +15,16 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from eve_bench.errors import MissingWeightsError, SuiteError, WeightsError
+from eve_bench.errors import MissingWeightsError, SuiteError, VideoReadError, WeightsError
 from eve_bench.metrics import Metric, MetricInput, MetricOptions, build_metrics, with_family_args
 from eve_bench.run.results import SampleRecord
 from eve_bench.sample import FramePolicy, Sample
 from eve_bench.suites import Suite
 from eve_bench.suites.base import missing_sources_message
-from eve_bench.video import Video, VideoReadError
+from eve_bench.video import Video, read_video
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,6 +64,12 @@ class Scorer:
             while len(self._sources) > DECODE_AHEAD + 1:
                 self._sources.popitem(last=False)
         return video
+
+    def output(self, sample: Sample, frames: Path, within: Path) -> Video:
+        """An output's frames, refused before any is decoded unless they have the source's count and
+        size, and unless they lie inside `within` (the run folder, the submission)."""
+        source = self.source(sample)
+        return read_video(frames, fps=source.fps, expect=source.frames.shape[:3], within=within)
 
     def pending(self, record: SampleRecord) -> list[Metric]:
         """Metrics with no value in the record under their current configuration."""
@@ -133,15 +140,17 @@ def prefetched(fn: Callable[[T], R], items: Iterable[T], ahead: int = DECODE_AHE
         pool.shutdown(wait=True)
 
 
-def source_or_missing(scorer: Scorer, sample: Sample, skip_missing: bool) -> Video | None:
+def source_or_missing(scorer: Scorer, suite: Suite, sample: Sample, skip_missing: bool) -> Video | None:
     """The sample's source, or None when it cannot be decoded and --skip-missing counts it missing.
     A source that opened when the suite was checked but does not decode is bad data, never the
-    model's failure: without --skip-missing the run stops (SuiteError) naming the file."""
+    model's failure: without --skip-missing the run stops (SuiteError) naming the file and every
+    sample of the suite that reads it."""
     try:
         return scorer.source(sample)
     except VideoReadError as e:
         if not skip_missing:
-            raise SuiteError(missing_sources_message({sample.source_path: str(e)}, 1)) from e
+            affected = sum(s.source_path == sample.source_path for s in suite.samples)
+            raise SuiteError(missing_sources_message({sample.source_path: str(e)}, affected)) from e
         return None
 
 

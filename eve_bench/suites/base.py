@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from eve_bench.errors import SuiteError
+from eve_bench.errors import SuiteError, VideoReadError
 from eve_bench.paths import UnsafeNameError, check_name
 from eve_bench.sample import Sample
-from eve_bench.video import VideoReadError, probe_video
+from eve_bench.video import probe_video
 
 
 def data_text(value: object, what: str, where: str) -> str:
     """A prompt from the data file at `where`: a non-empty string, or SuiteError naming the row.
-    (An empty caption would silently make every caption metric undefined for the sample.)"""
-    if not isinstance(value, str) or not value.strip():
-        shown = "empty" if isinstance(value, str) else f"missing ({value!r})"
-        raise SuiteError(f"{where}: {what} is {shown}; every sample needs this prompt")
+    (An empty caption would silently make every caption metric undefined for the sample, and a
+    number given to the model would be charged to it.)"""
+    if value is None or isinstance(value, float) and value != value:  # JSON null; a parquet NaN
+        raise SuiteError(f"{where}: {what} is missing ({value!r}); every sample needs this prompt")
+    if not isinstance(value, str):
+        raise SuiteError(f"{where}: {what} is {value!r} ({type(value).__name__}), not text")
+    if not value.strip():
+        raise SuiteError(f"{where}: {what} is empty; every sample needs this prompt")
     return value
 
 
@@ -40,6 +45,16 @@ class Suite:
     # left them unset (synth points "clip.model" at the encoders it ships; TGVE leaves the real
     # weights as the metrics' defaults).
     metric_defaults: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Two samples with one key would write the same folders and records: the second would
+        # overwrite the first's outputs and the counts would disagree with the means.
+        keys = Counter(s.key for s in self.samples)
+        twice = sorted(k for k, n in keys.items() if n > 1)
+        if twice:
+            shown = ", ".join(twice[:5]) + (f" and {len(twice) - 5} more" if len(twice) > 5 else "")
+            raise SuiteError(f"suite {self.name!r}: {len(twice)} sample key(s) occur more than once ({shown}); "
+                             "every (group, video, edit) must be one sample")
 
     def select_tasks(self, tasks: list[str] | None) -> "Suite":
         if not tasks:
@@ -86,12 +101,10 @@ class Suite:
 
 
 def missing_sources_message(problems: dict[str, str], n_samples: int) -> str:
-    shown = sorted(problems)[:20]
-    lines = [f"  {problems[p]}" for p in shown]
+    """One line (as every error eve-bench prints): the first 20 problems, then how to go on."""
+    shown = [problems[p] for p in sorted(problems)[:20]]
     if len(problems) > len(shown):
-        lines.append(f"  ... and {len(problems) - len(shown)} more")
-    return (
-        f"{len(problems)} source video(s) missing or unreadable ({n_samples} sample(s) affected):\n"
-        + "\n".join(lines)
-        + "\nPass --skip-missing to evaluate the remaining samples (the summary counts the skipped ones as n_missing)."
-    )
+        shown.append(f"... and {len(problems) - len(shown)} more")
+    return (f"{len(problems)} source video(s) missing or unreadable ({n_samples} sample(s) affected): "
+            + "; ".join(shown) + ". Pass --skip-missing to evaluate the remaining samples (the summary counts the "
+            "skipped ones as n_missing).")

@@ -124,7 +124,7 @@ def _read_csv(path: Path) -> list[VideoPrompts]:
     missing = [c for c in CSV_COLUMNS.values() if c not in df.columns]
     if missing:
         raise SuiteError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}")
-    out, group = [], None
+    out, group, lines = [], None, {}
     for i, row in enumerate(df.to_dict("records")):
         name = row[CSV_COLUMNS["video"]].strip()
         caption = row[CSV_COLUMNS["source"]].strip()
@@ -137,6 +137,10 @@ def _read_csv(path: Path) -> list[VideoPrompts]:
         if group is None:
             raise SuiteError(f"{where}: video {name!r} appears before any group header row (e.g. 'DAVIS Videos:')")
         data_name(name, f"{CSV_COLUMNS['video']!r}", where)
+        if (group, name) in lines:
+            raise SuiteError(f"{path}, lines {lines[group, name]} and {i + 2}: video {name!r} of {group} is listed twice; "
+                             "each video is one row")
+        lines[group, name] = i + 2
         targets = {t: data_text(row[CSV_COLUMNS[t]].strip(), repr(CSV_COLUMNS[t]), where) for t in TGVE_TASKS}
         out.append(VideoPrompts(group, name, caption, targets))
     if not out:
@@ -164,13 +168,26 @@ def _read_configs(folder: Path) -> list[VideoPrompts]:
     return out
 
 
-def read_instructions(path: Path) -> dict:
+def read_instructions(path: Path) -> dict[str, dict[str, str]]:
+    """InsV2V's `{video: {edit_<task>: instruction}}`, every instruction checked to be text here, so
+    bad data stops the run naming the file instead of reaching the model."""
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise SuiteError(f"{path}: invalid JSON ({e})") from e
+    except OSError as e:
+        raise SuiteError(f"{path}: cannot read ({e.strerror or e})") from e
+    shape = "an object of video name -> {edit_<task>: instruction}"
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path}: a JSON {type(data).__name__}; expected {shape}")
+    for video, entry in data.items():
+        if not isinstance(entry, dict):
+            raise SuiteError(f"{path}: entry {video!r} is {entry!r}; expected {shape}")
+        for key, text in entry.items():
+            data_text(text, f"{key!r}", f"{path}, entry {video!r}")
+    return data
 
 
 def find_source(root: Path, group: str, video: str) -> Path:

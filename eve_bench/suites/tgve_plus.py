@@ -51,6 +51,8 @@ def load_tgve_plus(data: str | None, parquet: str | None = None, **args) -> Suit
         df = pd.read_parquet(path)
     except Exception as e:
         raise SuiteError(f"{path}: cannot read parquet ({e})") from e
+    if df.empty:
+        raise SuiteError(f"{path}: the parquet has no rows")
     columns = map_columns(list(df.columns), mapping_args, path)
 
     samples, seen = [], Counter()
@@ -94,7 +96,9 @@ def find_parquet(root: Path) -> Path:
 
 
 def map_columns(columns: list[str], explicit: dict[str, str], path: Path) -> dict[str, str]:
-    normalized = {_norm(c): c for c in columns}
+    normalized: dict[str, list[str]] = {}
+    for c in columns:
+        normalized.setdefault(_norm(c), []).append(c)
     mapping, missing = {}, []
     for field, candidates in FIELDS.items():
         if field in explicit:
@@ -102,11 +106,14 @@ def map_columns(columns: list[str], explicit: dict[str, str], path: Path) -> dic
                 raise SuiteError(f"{path}: column {explicit[field]!r} given for {field} is not in the file; columns: {', '.join(columns)}")
             mapping[field] = explicit[field]
             continue
-        hit = next((normalized[_norm(c)] for c in candidates if _norm(c) in normalized), None)
-        if hit is None or hit in mapping.values():
+        hits = next((normalized[_norm(c)] for c in candidates if _norm(c) in normalized), None)
+        if hits is not None and len(hits) > 1:  # "instruction" and "Instruction": never choose silently
+            raise SuiteError(f"{path}: columns {', '.join(map(repr, hits))} could each be the {field}; name one with "
+                             f"--suite-args {field}_column=COLUMN")
+        if hits is None or hits[0] in mapping.values():
             missing.append(field)
         else:
-            mapping[field] = hit
+            mapping[field] = hits[0]
     if missing:
         hints = ",".join(f"{f}_column=COLUMN" for f in missing)
         raise SuiteError(
