@@ -84,9 +84,9 @@ def test_fdd_on_real_clips_with_sd15_layout_weights(tmp_path, capsys):
     one did; reference.eve loads the LoRA it wrote."""
     from reference.checkpoint import EVEConfig, write_sd15_config
     from reference.train_fdd import FDDTrainConfig, train
-    from reference_fixtures import write_sd15_layout_dirs
+    from reference_fixtures import write_sd15_format_dirs
 
-    write_sd15_layout_dirs(tmp_path)
+    write_sd15_format_dirs(tmp_path, layout="sd15")
     write_sd15_config(tmp_path / "eve", str(tmp_path / "sd15"), str(tmp_path / "control_v11e_ip2p"),
                       str(tmp_path / "motion_adapter"))
     config = EVEConfig.load(tmp_path / "eve")
