@@ -28,7 +28,7 @@ from eve_bench.models.base import EditRequest
 from eve_bench.models.windows import windows
 from eve_bench.video import Video
 from reference import sampling
-from reference.checkpoint import EVEModel, SAMPLING_DEFAULTS, tuned_sampling
+from reference.checkpoint import EVEModel, SAMPLING_DEFAULTS, part_paths, tuned_sampling
 from reference.weights import resolve_weights
 
 
@@ -174,6 +174,18 @@ class PlugAndPlay(_ReferenceEditor):
         return model.backbone.decode_latents(self._windowed(frames.shape[0], first, window))
 
 
+def reads(weights=None, **_) -> dict:
+    """What a reference model loads: the checkpoint's eve_config.json, backbone and adapters
+    (wherever its config puts them). eve-bench keys cached results on these files rather than on
+    every file under the checkpoint, so a student trained into the same folder later leaves the
+    baselines' results valid. {} where there is no checkpoint: loading then says what is missing."""
+    try:
+        path = resolve_weights(weights, (), "reference")
+        return {"weights": {"eve_config.json": path / "eve_config.json", **part_paths(path)}}
+    except (ModelNotReadyError, OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def per_frame_edit(**kwargs) -> PerFrameEdit:
     return PerFrameEdit(**kwargs)
 
@@ -184,3 +196,6 @@ def video_sdedit(**kwargs) -> VideoSDEdit:
 
 def plug_and_play(**kwargs) -> PlugAndPlay:
     return PlugAndPlay(**kwargs)
+
+
+per_frame_edit.reads = video_sdedit.reads = plug_and_play.reads = reads

@@ -17,6 +17,7 @@ else the flat keys, else `reference.checkpoint.SAMPLING_DEFAULTS`.
 from __future__ import annotations
 
 from eve_bench.errors import ModelNotReadyError
+from reference import baselines
 from reference.baselines import PlugAndPlay
 from reference.student import LORA_FILE, load_student, student_folder
 
@@ -49,3 +50,19 @@ class EVEStudent(PlugAndPlay):
 
 def load(**kwargs) -> EVEStudent:
     return EVEStudent(**kwargs)
+
+
+def reads(variant: str = "eve", seed: int = 0, **kwargs) -> dict:
+    """What the student loads: plug-and-play's parts and its own folder (`baselines.reads`), so
+    its cached results outlive the other students trained into the same checkpoint."""
+    parts = baselines.reads(**kwargs)
+    try:
+        folder = student_folder(variant, int(seed))
+    except ValueError:  # loading says what is wrong
+        return parts
+    for files in parts.values():
+        files["student"] = files["eve_config.json"].parent / folder
+    return parts
+
+
+load.reads = reads

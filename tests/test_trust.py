@@ -515,6 +515,49 @@ def test_model_args_naming_files_enter_the_cache_key_by_content(tmp_path, monkey
     assert same["steps"] == 4 and same["weights"].startswith("sha256:") and str(tmp_path) not in json.dumps(same)
 
 
+def test_a_reference_model_is_keyed_by_the_files_it_loads(tmp_path, monkeypatch):
+    """A baseline's and a student's cached results are keyed by what each loads (config, backbone,
+    adapters; the student's own folder), wherever the checkpoint lies and also when `weights` is
+    left at its default: another student trained into the same folder changes neither key, a
+    change to a part they read changes both (reference.baselines.reads, reference.eve.reads)."""
+    import shutil
+
+    from eve_bench.models import resolve_factory
+    from eve_bench.run.resume import keyed_model_args
+    from reference.checkpoint import EVEModel
+
+    ckpt = tmp_path / "ckpt"
+    EVEModel.from_preset("tiny", seed=0).save_pretrained(ckpt)
+    (ckpt / "align").mkdir()
+    (ckpt / "align" / "pytorch_lora_weights.safetensors").write_bytes(b"student")
+
+    def keys(weights=None, **args):
+        given = {**({"weights": str(weights)} if weights else {}), **args}
+        return [keyed_model_args(given, getattr(resolve_factory(m), "reads", None))
+                for m in ("reference.baselines:plug_and_play", "reference.eve")]
+
+    before = keys(ckpt)
+    assert all(k["weights"].startswith("sha256:") for k in before) and before[0] != before[1]
+    (ckpt / "align_no_disc").mkdir()
+    (ckpt / "align_no_disc" / "pytorch_lora_weights.safetensors").write_bytes(b"another student")
+    (ckpt / "TRAINING.md").write_text("notes")
+    assert keys(ckpt) == before
+    assert keys(ckpt, variant="no_disc")[1] != before[1]  # that student's own folder
+    shutil.copytree(ckpt, tmp_path / "elsewhere")
+    assert keys(tmp_path / "elsewhere") == before
+    monkeypatch.setenv("EVE_REFERENCE_WEIGHTS", str(ckpt))
+    assert [k["weights"] for k in keys()] == [k["weights"] for k in before]  # the default, by its files
+    (ckpt / "align" / "pytorch_lora_weights.safetensors").write_bytes(b"retrained")
+    after = keys(ckpt)
+    assert after[0] == before[0] and after[1] != before[1]
+    config = json.loads((ckpt / "eve_config.json").read_text())
+    config["sampling"] = {"steps": 4}
+    (ckpt / "eve_config.json").write_text(json.dumps(config))
+    assert all(a != b for a, b in zip(keys(ckpt), after))
+    missing = str(tmp_path / "no_such_checkpoint")  # keying never raises; loading says what is missing
+    assert [k["weights"] for k in keys(missing)] == [missing, missing]
+
+
 def test_a_folder_is_read_once_per_machine_until_its_files_change(tmp_path, monkeypatch):
     import eve_bench.hashing as hashing
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Callable
 
 from eve_bench.hashing import cached_files_digest, content_hash, json_hash
 from eve_bench.run.config import RunConfig
@@ -44,11 +45,21 @@ def model_version(spec: str) -> str:
     return f"eve-bench=={eve_bench.__version__}"
 
 
-def keyed_model_args(model_args: dict) -> dict:
+def keyed_model_args(model_args: dict, reads: Callable[..., dict] | None = None) -> dict:
     """The model args as the cache key sees them: an arg naming a file or folder by its content
     (every file's bytes beneath it), so weights retrained in place are a new experiment although
-    the argument did not change, and the same weights elsewhere (another checkout) are the same."""
-    return {k: f"sha256:{cached_files_digest(v)}" if names_a_path(v) else v for k, v in model_args.items()}
+    the argument did not change, and the same weights elsewhere (another checkout) are the same.
+
+    `reads`: the model factory's account of what it loads (its attribute `reads`, called with the
+    model args, returning {arg: {part: path}}). Such an arg is keyed by exactly those parts, so a
+    file beside them that the model never opens (another model's weights in the same checkpoint)
+    keeps its results, and an arg left at its default is keyed by the files the default names."""
+    keyed = {k: f"sha256:{cached_files_digest(v)}" if names_a_path(v) else v for k, v in model_args.items()}
+    for arg, parts in (reads(**model_args) if reads is not None else {}).items():
+        # by part name and content only, so the same parts anywhere give the same key
+        keyed[arg] = "sha256:" + json_hash({part: cached_files_digest(path) if os.path.exists(path) else None
+                                            for part, path in sorted(parts.items())})
+    return keyed
 
 
 def names_a_path(value: object) -> bool:

@@ -75,7 +75,7 @@ def run(cfg: RunConfig) -> dict:
 
 def _run_shard(cfg: RunConfig, suite: Suite, folder: RunFolder, scorer: Scorer, samples: list[Sample], tally: Tally,
                ranks: Ranks, device: str) -> None:
-    keyed_args = keyed_model_args(cfg.model_args)
+    keyed_args = keyed_model_args(cfg.model_args, getattr(resolve_factory(cfg.model), "reads", None))
     model = None
     bar = progress_bar(len(samples), _desc(f"{cfg.model} on {suite.name}", ranks), cfg.progress and ranks.is_main)
 
