@@ -404,3 +404,16 @@ def test_discriminators_learn_to_see_blur():
     # t_D up to 750, independent noise) 0.80 / 0.75
     assert after["auc_e"] > 0.9 and after["auc_v"] > 0.9, (before, after)
     assert after["margin_e"] > before["margin_e"] and after["margin_v"] > before["margin_v"]
+
+
+def test_sharpness_study_sees_blur():
+    """reference.studies.sharpness: what the discriminators' cue is measured by at inference."""
+    import cv2
+    import numpy as np
+
+    from reference.studies.sharpness import high_frequency
+
+    frames = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    blurred = np.stack([cv2.GaussianBlur(f, (5, 5), 1.0) for f in frames])
+    assert high_frequency(blurred) < 0.5 * high_frequency(frames)
+    assert high_frequency(np.full_like(frames, 128)) == 0.0
