@@ -409,7 +409,6 @@ def test_discriminators_learn_to_see_blur():
 def test_sharpness_study_sees_blur():
     """reference.studies.sharpness: what the discriminators' cue is measured by at inference."""
     import cv2
-    import numpy as np
 
     from reference.studies.sharpness import high_frequency
 
@@ -417,3 +416,31 @@ def test_sharpness_study_sees_blur():
     blurred = np.stack([cv2.GaussianBlur(f, (5, 5), 1.0) for f in frames])
     assert high_frequency(blurred) < 0.5 * high_frequency(frames)
     assert high_frequency(np.full_like(frames, 128)) == 0.0
+
+
+def test_sharpness_study_pairs_runs_against_the_ground_truth(tmp_path):
+    """`measure` on two synth run folders: the ground truth itself (ratio about 1) and the same
+    frames blurred (less energy, blurrier than the truth and than the first run on every sample)."""
+    import cv2
+
+    from eve_bench.run.folder import RunFolder
+    from eve_bench.suites import load_suite
+    from eve_bench.video import Video, write_frames_dir
+    from reference.studies.sharpness import measure
+
+    samples = load_suite("synth", None).samples[:3]
+    runs = [tmp_path / "truth", tmp_path / "blurred"]
+    for run in runs:
+        run.mkdir()
+        (run / "run.json").write_text(json.dumps({"suite": "synth"}))
+    for sample in samples:
+        truth = sample.load_ground_truth()
+        blurred = np.stack([cv2.GaussianBlur(f, (5, 5), 1.5) for f in truth.frames])
+        write_frames_dir(truth, RunFolder(runs[0]).frames(sample), quality=100)
+        write_frames_dir(Video(frames=blurred, fps=truth.fps), RunFolder(runs[1]).frames(sample), quality=100)
+    result = measure(runs)
+    truth_row, blurred_row = result["rows"]
+    assert result["samples"] == 3
+    assert 0.8 < truth_row["energy_vs_truth"] < 1.25 and truth_row["sharper_than_truth"] is None
+    assert blurred_row["energy_vs_truth"] < 0.5 * truth_row["energy_vs_truth"]
+    assert blurred_row["blurrier_than_truth"] == 1.0 and blurred_row["sharper_than_truth"] == 0.0
