@@ -243,9 +243,18 @@ def write_mp4(video: Video, path: str | os.PathLike, crf: int = 18) -> None:
         stream = container.add_stream("libx264", rate=max(1, round(video.fps)))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf)}
+        # Regenerated previews should change only where their frames do. Re-encoding the same
+        # frames changed about half of a leaderboard's files: the encoder reads past each row's end
+        # into padding PyAV leaves uninitialised, and its threads vary too. Zeroed padding and one
+        # thread left 1 changed file in 6 regenerations of 28.
+        stream.options = {"crf": str(crf), "x264-params": "threads=1"}
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
+            for plane in picture.planes:
+                rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size).copy()
+                rows[:, plane.width:] = 0
+                plane.update(rows.tobytes())
+            for packet in stream.encode(picture):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
