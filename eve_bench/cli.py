@@ -205,12 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--host", default="127.0.0.1", help="interface to listen on; default 127.0.0.1 (this machine only)")
     hp.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one. Default 8000")
     hp.add_argument("--ties", action="store_true", help="let raters answer 'tie'")
-    hp = human_sub.add_parser("report", help="the votes as EVE's human table (% preferring A per question, Avg.), with intervals and agreement")
+    hp = human_sub.add_parser("report", help="the votes as EVE's human table (%% preferring A per question, Avg.), with intervals and agreement")
     hp.add_argument("--db", required=True, help="the votes database of eve-bench human serve")
     hp.add_argument("--out", help="folder for human_eval.md, .csv, .json and votes.csv (every vote)")
 
     p = sub.add_parser("judge", help="pairwise VLM judge of two runs (EVE's human protocol asked of a local VLM): "
-                                     "% preferring A per question, as `human report` writes it",
+                                     "%% preferring A per question, as `human report` writes it",
                        description="Ask a local vision-language model the human study's three questions about every "
                                    "sample two runs both scored, in both orders, and write the human report's table "
                                    "(judge.md, .csv, .json) and every answer's probabilities (judgements.csv). With "

@@ -397,3 +397,16 @@ def test_reference_models_are_entry_point_plugins():
     assert set(declared) == {"per_frame_edit", "video_sdedit", "plug_and_play", "eve"}
     assert all(callable(import_attr(spec)) for spec in declared.values())
     assert "reference." not in (TESTS.parent / "eve_bench" / "models" / "__init__.py").read_text().split("DESCRIPTIONS")[0]
+
+
+def test_every_command_prints_its_help(capsys):
+    """`--help` of eve-bench and of each command and action (a bare % in a help string broke the
+    top-level one: argparse formats help strings with %)."""
+    commands = [[], ["run"], ["eval"], ["list"], ["leaderboard"], ["paper-tables"], ["validity"],
+                ["convert-viclip"], ["human"], ["human", "serve"], ["human", "report"], ["judge"],
+                ["synth"], ["synth", "preview"]]
+    for command in commands:
+        with pytest.raises(SystemExit) as e:
+            main([*command, "--help"])
+        assert e.value.code == 0, command
+        assert "usage: eve-bench" in capsys.readouterr().out
