@@ -418,9 +418,11 @@ def test_sharpness_study_sees_blur():
     assert high_frequency(np.full_like(frames, 128)) == 0.0
 
 
-def test_sharpness_study_pairs_runs_against_the_ground_truth(tmp_path):
+@pytest.mark.parametrize("draw", [{}, {"seed": 1}])
+def test_sharpness_study_pairs_runs_against_the_ground_truth(tmp_path, draw):
     """`measure` on two synth run folders: the ground truth itself (ratio about 1) and the same
-    frames blurred (less energy, blurrier than the truth and than the first run on every sample)."""
+    frames blurred (less energy, blurrier than the truth and than the first run on every sample),
+    on the default draw and on the tuning draw (whose sample keys are the default's)."""
     import cv2
 
     from eve_bench.run.folder import RunFolder
@@ -428,11 +430,12 @@ def test_sharpness_study_pairs_runs_against_the_ground_truth(tmp_path):
     from eve_bench.video import Video, write_frames_dir
     from reference.studies.sharpness import measure
 
-    samples = load_suite("synth", None).samples[:3]
+    suite = load_suite("synth", None, **draw)
+    samples = suite.samples[:3]
     runs = [tmp_path / "truth", tmp_path / "blurred"]
     for run in runs:
         run.mkdir()
-        (run / "run.json").write_text(json.dumps({"suite": "synth"}))
+        (run / "summary.json").write_text(json.dumps({"suite": "synth", "suite_info": suite.info}))
     for sample in samples:
         truth = sample.load_ground_truth()
         blurred = np.stack([cv2.GaussianBlur(f, (5, 5), 1.5) for f in truth.frames])

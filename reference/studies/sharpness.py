@@ -22,6 +22,7 @@ import numpy as np
 
 from eve_bench.run.folder import RunFolder
 from eve_bench.suites import load_suite
+from eve_bench.synth.suite import DEFAULTS as SYNTH_ARGS
 from eve_bench.video import read_video
 
 
@@ -31,12 +32,29 @@ def high_frequency(frames: np.ndarray) -> float:
     return float(np.mean([cv2.Laplacian(f, cv2.CV_32F).var() for f in luma]))
 
 
+def run_suite(runs: list[Path]):
+    """The synth draw every run was made on, rebuilt from their summaries (a run's sample keys
+    name the same videos in every draw, so pairing against another draw's truth would go unseen)."""
+    infos = set()
+    for run in runs:
+        summary = run / "summary.json"
+        if not summary.is_file():
+            raise SystemExit(f"sharpness: {run} has no summary.json (not a finished run)")
+        s = json.loads(summary.read_text())
+        if s.get("suite") != "synth":
+            raise SystemExit(f"sharpness: {run} is not on the synth suite (its samples carry the ground truth)")
+        infos.add(json.dumps(s.get("suite_info"), sort_keys=True))
+    if len(infos) != 1:
+        raise SystemExit("sharpness: the runs are on different synth draws")
+    info = json.loads(infos.pop())
+    suite = load_suite("synth", None, **{k: info[k] for k in SYNTH_ARGS if k in (info or {})})
+    if suite.info != info:
+        raise SystemExit(f"sharpness: cannot rebuild the synth draw {info} here (this version makes {suite.info})")
+    return suite
+
+
 def measure(runs: list[Path]) -> dict:
-    draws = {(c.get("suite"), json.dumps(c.get("suite_args", {}), sort_keys=True))
-             for c in (json.loads((r / "run.json").read_text()) for r in runs)}
-    if len(draws) != 1 or next(iter(draws))[0] != "synth":
-        raise SystemExit("sharpness: every run must be on the synth suite with the same suite args")
-    suite = load_suite("synth", None, **json.loads(next(iter(draws))[1]))
+    suite = run_suite(runs)
     ratios = {r.name: {} for r in runs}  # run -> sample key -> log(output energy / ground truth's)
     for sample in suite.samples:
         folders = [RunFolder(r).frames(sample) for r in runs]
