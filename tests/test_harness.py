@@ -410,3 +410,21 @@ def test_every_command_prints_its_help(capsys):
             main([*command, "--help"])
         assert e.value.code == 0, command
         assert "usage: eve-bench" in capsys.readouterr().out
+
+
+def test_a_run_on_another_synth_draw_rebuilds_its_own_samples(tmp_path):
+    """The summary records --suite-args, so reports rebuild the draw the run saw: the tuning draw's
+    sample keys are the default draw's, and only the recorded arguments tell them apart."""
+    from eve_bench.reports.gallery import suite_samples
+
+    sel = SuiteSelection(suite="synth", suite_args={"seed": 1}, tasks=["style"], limit=1)
+    summary = run(RunConfig(model="identity", out=tmp_path / "run", selection=sel, metrics=["source_mae"],
+                            progress=False, previews=False))
+    assert summary["suite_args"] == {"seed": 1}
+    samples = suite_samples(summary)
+    tuning = load_suite("synth", None, seed=1).samples[0]
+    default = load_suite("synth", None).samples[0]
+    assert tuning.key == default.key and list(samples) == [s.key for s in load_suite("synth", None, seed=1).samples]
+    assert (samples[tuning.key].load_source().frames == tuning.load_source().frames).all()
+    assert not (tuning.load_source().frames == default.load_source().frames).all()
+    assert suite_samples({**summary, "suite_args": {}}) == {}  # another draw's samples are never served

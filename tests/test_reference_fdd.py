@@ -435,7 +435,7 @@ def test_sharpness_study_pairs_runs_against_the_ground_truth(tmp_path, draw):
     runs = [tmp_path / "truth", tmp_path / "blurred"]
     for run in runs:
         run.mkdir()
-        (run / "summary.json").write_text(json.dumps({"suite": "synth", "suite_info": suite.info}))
+        (run / "summary.json").write_text(json.dumps({"suite": "synth", "suite_info": suite.info, "suite_args": draw}))
     for sample in samples:
         truth = sample.load_ground_truth()
         blurred = np.stack([cv2.GaussianBlur(f, (5, 5), 1.5) for f in truth.frames])

@@ -4,8 +4,9 @@ Both the HTML leaderboard's gallery and the human-evaluation server show, for on
 input video and the edited ones. A run folder holds only its outputs (`previews/`), so the source
 and (on synth) the ground truth are rebuilt from the suite the run names in its summary, under the
 run's frame policy. That is only trusted when the suite loads with the provenance the run recorded
-(`suite_info`): a suite made with other suite arguments, or data that is not on this machine, gives
-no source rather than the wrong one.
+(`suite_info`), rebuilt with the suite arguments it recorded (`suite_args`; older runs recorded
+none): one that loads otherwise, or data that is not on this machine, gives no source rather than
+the wrong one.
 
 Sample keys come from run files (samples.jsonl); each part is checked to be one plain path
 component before it names a file, so a tampered record cannot write or read outside the folders.
@@ -61,7 +62,7 @@ def suite_samples(summary: dict) -> dict[str, Sample]:
     from eve_bench.suites import load_suite
 
     try:
-        suite = load_suite(summary["suite"], summary.get("data"))
+        suite = load_suite(summary["suite"], summary.get("data"), **summary.get("suite_args", {}))
     except (ValueError, FileNotFoundError, OSError):  # SuiteError is a ValueError; data absent here
         return {}
     if suite.info != summary.get("suite_info", suite.info):

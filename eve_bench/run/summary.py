@@ -26,6 +26,7 @@ def build_summary(cfg: RunConfig, suite: Suite, records: list[SampleRecord], met
         "suite": suite.name,
         "suite_version": suite.version,
         "suite_info": suite.info,
+        "suite_args": sel.suite_args,
         "data": sel.data,
         "tasks": list(suite.tasks),
         "limit": sel.limit,

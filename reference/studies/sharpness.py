@@ -20,9 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eve_bench.reports.gallery import suite_samples
 from eve_bench.run.folder import RunFolder
-from eve_bench.suites import load_suite
-from eve_bench.synth.suite import DEFAULTS as SYNTH_ARGS
 from eve_bench.video import read_video
 
 
@@ -32,31 +31,31 @@ def high_frequency(frames: np.ndarray) -> float:
     return float(np.mean([cv2.Laplacian(f, cv2.CV_32F).var() for f in luma]))
 
 
-def run_suite(runs: list[Path]):
-    """The synth draw every run was made on, rebuilt from their summaries (a run's sample keys
-    name the same videos in every draw, so pairing against another draw's truth would go unseen)."""
-    infos = set()
+def run_samples(runs: list[Path]) -> dict:
+    """key -> Sample of the synth draw every run was made on, rebuilt from their summaries as the
+    reports rebuild it (a run's sample keys name the same videos in every draw, so pairing against
+    another draw's truth would go unseen)."""
+    summaries = []
     for run in runs:
         summary = run / "summary.json"
         if not summary.is_file():
             raise SystemExit(f"sharpness: {run} has no summary.json (not a finished run)")
-        s = json.loads(summary.read_text())
-        if s.get("suite") != "synth":
-            raise SystemExit(f"sharpness: {run} is not on the synth suite (its samples carry the ground truth)")
-        infos.add(json.dumps(s.get("suite_info"), sort_keys=True))
-    if len(infos) != 1:
+        summaries.append(json.loads(summary.read_text()))
+    if any(s.get("suite") != "synth" for s in summaries):
+        raise SystemExit("sharpness: every run must be on the synth suite (its samples carry the ground truth)")
+    if len({json.dumps(s.get("suite_info"), sort_keys=True) for s in summaries}) != 1:
         raise SystemExit("sharpness: the runs are on different synth draws")
-    info = json.loads(infos.pop())
-    suite = load_suite("synth", None, **{k: info[k] for k in SYNTH_ARGS if k in (info or {})})
-    if suite.info != info:
-        raise SystemExit(f"sharpness: cannot rebuild the synth draw {info} here (this version makes {suite.info})")
-    return suite
+    samples = suite_samples(summaries[0])
+    if not samples:
+        raise SystemExit(f"sharpness: cannot rebuild the synth draw of {runs[0]} (a run made before summaries "
+                         "recorded suite_args: run its eve-bench command again, it resumes and rewrites them)")
+    return samples
 
 
 def measure(runs: list[Path]) -> dict:
-    suite = run_suite(runs)
+    samples = run_samples(runs)
     ratios = {r.name: {} for r in runs}  # run -> sample key -> log(output energy / ground truth's)
-    for sample in suite.samples:
+    for sample in samples.values():
         folders = [RunFolder(r).frames(sample) for r in runs]
         if not all(f.is_dir() for f in folders):
             continue
